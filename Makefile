@@ -1,0 +1,42 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+# Both create .venv when it is missing and reuse it afterwards.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# A CPU build of torch is installed only when the venv has no torch at all.
+# Elsewhere than the project's machines, point TORCH_INDEX at the CPU wheel
+# index (https://download.pytorch.org/whl/cpu) to avoid a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+STAMP := $(VENV)/.nmt-installed
+DEMO_DIR ?= outputs/demo
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	@$(PY) -c "import torch" 2>/dev/null || \
+	  $(PY) -m pip install -q $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/nmt-prepare data=sample
+	$(VENV)/bin/nmt-train experiment=sample_demo hydra.run.dir=$(DEMO_DIR)
+	$(VENV)/bin/nmt-evaluate ckpt=$(DEMO_DIR)/checkpoints/best.pt
+	echo "the little girls did not cross the river because they were too tired ." | \
+	  $(VENV)/bin/nmt-translate ckpt=$(DEMO_DIR)/checkpoints/best.pt
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) scripts/benchmark.py
+
+clean:
+	rm -rf outputs multirun .pytest_cache

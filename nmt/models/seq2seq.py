@@ -1,0 +1,61 @@
+"""The one contract every model offers; decoding, evaluation and plotting use only this.
+
+Shapes: B batch, S source length, T target length, V target vocabulary,
+L layers, H heads. Masks are bool with True = real token.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+
+class DecoderState(Protocol):
+    """Everything a model needs to produce the next target position for a batch.
+
+    A state is a value: `decode_step` returns a new one and never mutates its input.
+    """
+
+    def select(self, indices: Tensor) -> DecoderState:
+        """Rows `indices` (B',) of the batch, in that order (beam search reorders and expands with it)."""
+        ...
+
+
+class Seq2Seq(nn.Module, ABC):
+    """Base class of every encoder-decoder: RNN with any attention, and the Transformer."""
+
+    @abstractmethod
+    def encode(self, src: Tensor, src_mask: Tensor) -> DecoderState:
+        """src (B, S) token ids, src_mask (B, S) -> the state before the first target position."""
+
+    @abstractmethod
+    def decode_step(self, prev_tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState, Tensor]:
+        """prev_tokens (B,) -> log_probs (B, V), the next state, attn_weights (B, L, H, S).
+
+        attn_weights are the decoder's weights over source positions for this step:
+        one layer and one head for the RNN models (L = H = 1), every cross-attention
+        layer and head for the Transformer. Exactly 0 on padded source positions.
+        """
+
+    @abstractmethod
+    def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
+        """Teacher forcing: src (B, S), src_mask (B, S), tgt_in (B, T) = BOS + y -> logits (B, T, V).
+
+        Equal (up to float rounding) to stepping `decode_step` over tgt_in.
+        """
+
+    @property
+    def max_src_len(self) -> int | None:
+        """The longest source the model accepts (learned positions), or None when unbounded."""
+        return None
+
+    def num_parameters(self) -> int:
+        return sum(parameter.numel() for parameter in self.parameters())
+
+
+def log_softmax_fp32(logits: Tensor) -> Tensor:
+    """log-softmax in float32 whatever the autocast dtype, so beam scores add up exactly."""
+    return torch.log_softmax(logits.float(), dim=-1)
