@@ -1,0 +1,399 @@
+"""Corpus sources -> parallel sentence pairs.
+
+`load_pairs` turns a `CorpusConfig` (the Hydra `data` group) into a `datasets.DatasetDict`
+with splits train / validation / test, columns "src" and "tgt", from one of:
+
+- the Hugging Face Hub (`source: hub`), with either column layout: a `translation` dict
+  column ({"de": ..., "en": ...}, WMT style) or one column per language (Multi30k style);
+- local files (`source: local`, or any preset with `local_dir` set): parallel plain text
+  `{stem}.{lang}` / `{stem}.{lang}.gz` (the raw layout of Multi30k and most NMT corpora),
+  `{stem}.tsv[.gz]` (source<TAB>target per line) or `{stem}.jsonl[.gz]`
+  ({"src": .., "tgt": ..}, {"translation": {lang: ..}} or {lang: ..} per line);
+- the bundled English-French grammar (`source: sample`, see `nmt.data.sample`), which
+  adds a "pronoun_test" split (columns src, tgt, contrast).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import datasets
+
+from nmt.data.clean import CleanConfig
+from nmt.data.validation import check_fields, from_mapping
+from nmt.errors import NMTError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+PRONOUN_SPLIT = "pronoun_test"
+HUB_TIMEOUT_S = 3.0  # a reachable Hub answers a TCP connect in well under a second
+
+Source = Literal["hub", "local", "sample"]
+LocalFormat = Literal["auto", "text", "tsv", "jsonl"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorpusConfig:
+    """Where a parallel corpus comes from and how it is cleaned (the Hydra `data` group).
+
+    Keys that only one source uses default to None here; each preset in configs/data/
+    lists the keys a user may override for it.
+    """
+
+    name: str  # cache folder name under paths.data_dir
+    source: Source
+    src_lang: str
+    tgt_lang: str
+    clean: CleanConfig
+    vocab_size: int  # SentencePiece vocabulary suited to this corpus; read by the tokenizer group
+    splits: dict[str, str] | None = None  # our split -> split name on the Hub
+    hub_name: str | None = None  # Hub dataset id (owner/name)
+    hub_config: str | None = None  # Hub configuration ("de-en" for wmt14)
+    hub_revision: str | None = None  # git revision or branch ("refs/convert/parquet")
+    hub_data_dir: str | None = None  # folder inside the Hub repository
+    local_dir: str | None = None  # read local files from here instead of the Hub
+    local_splits: dict[str, str] | None = None  # our split -> file stem in local_dir
+    local_format: LocalFormat = "auto"
+    sample_sizes: dict[str, int] | None = None  # pairs per split of the generated corpus
+    pronoun_test_size: int = 0  # contrastive pronoun pairs (sample only)
+    seed: int = 0  # generation seed (sample only)
+
+    def __post_init__(self) -> None:
+        check_fields(self, prefix="data")
+        if self.src_lang == self.tgt_lang:
+            raise NMTError(f"data.src_lang and data.tgt_lang are both '{self.src_lang}'; choose two languages")
+        if self.vocab_size < 8:
+            raise NMTError(f"data.vocab_size={self.vocab_size} is too small; use at least a few hundred")
+        for key in ("splits", "local_splits", "sample_sizes"):
+            mapping = getattr(self, key)
+            if mapping is not None and sorted(mapping) != sorted(SPLITS):
+                raise NMTError(
+                    f"data.{key} has keys {', '.join(mapping)}; it must map exactly {', '.join(SPLITS)}"
+                )
+        if self.source == "hub" and (self.hub_name is None or self.splits is None):
+            raise NMTError(f"data.source=hub needs data.hub_name and data.splits (corpus '{self.name}')")
+        if self.source == "local" and self.local_dir is None:
+            raise NMTError("data=local needs data.local_dir=DIR, a directory of {split}.{lang}[.gz], TSV or JSONL files")
+        if self.source == "sample" and self.sample_sizes is None:
+            raise NMTError("data.source=sample needs data.sample_sizes {train: N, validation: N, test: N}")
+        if self.source == "sample" and self.local_dir is not None:
+            raise NMTError("data.local_dir is set but data=sample generates its corpus; use data=local data.local_dir=DIR")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> CorpusConfig:
+        """Build from the resolved `data` group; a misspelt key is an `NMTError` listing the valid ones."""
+        return from_mapping(cls, values, prefix="data")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-able dict (for checkpoints and cache keys); `from_dict` inverts it."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values["clean"] = self.clean.to_dict()
+        return values
+
+    @property
+    def reads_local_files(self) -> bool:
+        return self.local_dir is not None
+
+    @property
+    def file_stems(self) -> dict[str, str]:
+        """Our split -> file stem when reading `local_dir`."""
+        return dict(self.local_splits or self.splits or {split: split for split in SPLITS})
+
+
+def load_pairs(corpus: CorpusConfig, *, cache_dir: Path) -> datasets.DatasetDict:
+    """Splits train / validation / test (columns src, tgt: str) of the configured corpus.
+
+    `cache_dir` receives Hub downloads. The sample corpus adds a "pronoun_test" split.
+    """
+    if corpus.reads_local_files:
+        return load_local(Path(corpus.local_dir).expanduser(), corpus=corpus)  # type: ignore[arg-type]
+    if corpus.source == "sample":
+        return load_sample(corpus)
+    return load_hub(corpus, cache_dir=cache_dir)
+
+
+# ---------------------------------------------------------------------------------------
+# Hugging Face Hub
+
+
+def load_hub(corpus: CorpusConfig, *, cache_dir: Path) -> datasets.DatasetDict:
+    """Download (or reuse from `cache_dir`) a Hub dataset and map it to src/tgt pairs."""
+    assert corpus.hub_name is not None and corpus.splits is not None
+    name = corpus.hub_name
+    ensure_hub_reachable(name)
+    log.info("loading %s from the Hugging Face Hub (config=%s)", name, corpus.hub_config)
+    try:
+        loaded = datasets.load_dataset(
+            name,
+            corpus.hub_config,
+            revision=corpus.hub_revision,
+            data_dir=corpus.hub_data_dir,
+            cache_dir=str(cache_dir),
+        )
+    except ConnectionError as error:
+        raise NMTError(_offline_message(name, reason=str(error))) from None
+    except (datasets.exceptions.DatasetNotFoundError, FileNotFoundError, ValueError, RuntimeError) as error:
+        raise NMTError(f"could not load '{name}' (config {corpus.hub_config}) from the Hub: {error}") from None
+    pairs = {}
+    for split, hub_split in corpus.splits.items():
+        if hub_split not in loaded:
+            raise NMTError(
+                f"'{name}' has no split '{hub_split}' for data.splits.{split}; "
+                f"its splits are: {', '.join(loaded)}"
+            )
+        where = f"'{name}' split '{hub_split}'"
+        pairs[split] = select_languages(loaded[hub_split], src_lang=corpus.src_lang, tgt_lang=corpus.tgt_lang, where=where)
+    return datasets.DatasetDict(pairs)
+
+
+def select_languages(dataset: datasets.Dataset, *, src_lang: str, tgt_lang: str, where: str) -> datasets.Dataset:
+    """Columns src/tgt from either Hub layout: a `translation` dict column or one column per language."""
+    if "translation" in dataset.column_names:
+        feature = dataset.features["translation"]
+        languages = list(getattr(feature, "languages", None) or feature.keys())
+        columns = {f"translation.{src_lang}": "src", f"translation.{tgt_lang}": "tgt"}
+        dataset = dataset.select_columns(["translation"]).flatten()
+    else:
+        languages = list(dataset.column_names)
+        columns = {src_lang: "src", tgt_lang: "tgt"}
+    for key, lang in (("src_lang", src_lang), ("tgt_lang", tgt_lang)):
+        if lang not in languages:
+            raise NMTError(
+                f"{where} has no language '{lang}' (data.{key}); languages found: {', '.join(languages)}"
+            )
+    return dataset.select_columns(list(columns)).rename_columns(columns)
+
+
+def ensure_hub_reachable(dataset_name: str) -> None:
+    """Fail in seconds, with the offline options, when the Hub cannot be reached.
+
+    Without this check `load_dataset` retries for about 25 s before giving up. With
+    HF_HUB_OFFLINE / HF_DATASETS_OFFLINE set, `load_dataset` itself reads only its cache.
+    """
+    if any(os.environ.get(flag, "").lower() in ("1", "true", "yes", "on") for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return
+    host, port = hub_address()
+    if not can_connect(host, port, timeout=HUB_TIMEOUT_S):
+        raise NMTError(_offline_message(dataset_name, reason=f"no answer from {host}:{port}"))
+
+
+def hub_address() -> tuple[str, int]:
+    """Host and port a Hub request connects to first: the HTTPS proxy if one is set, else the endpoint."""
+    from huggingface_hub import constants
+
+    url = urllib.request.getproxies().get("https") or constants.ENDPOINT
+    parsed = urllib.parse.urlsplit(url if "//" in url else f"//{url}")
+    default_port = 80 if parsed.scheme == "http" else 443
+    return parsed.hostname or "huggingface.co", parsed.port or default_port
+
+
+def can_connect(host: str, port: int, *, timeout: float) -> bool:
+    """A TCP connect, name resolution included, bounded by `timeout` seconds."""
+    outcome: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                outcome.append(True)
+        except OSError:
+            outcome.append(False)
+
+    # getaddrinfo ignores socket timeouts, so a broken resolver is bounded by the join.
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(outcome and outcome[0])
+
+
+def _offline_message(dataset_name: str, *, reason: str) -> str:
+    return (
+        f"cannot reach the Hugging Face Hub to download '{dataset_name}' ({reason}); "
+        "work offline with data.local_dir=DIR (a directory of {split}.{lang}[.gz] files) "
+        "or with data=sample (the bundled corpus)"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Local files
+
+
+def load_local(directory: Path, *, corpus: CorpusConfig) -> datasets.DatasetDict:
+    """Read every split from `directory`, in the configured `local_format` (auto: text, then TSV, then JSONL)."""
+    if not directory.is_dir():
+        raise NMTError(f"data.local_dir={directory} is not a directory")
+    pairs = {}
+    for split, stem in corpus.file_stems.items():
+        src, tgt = _read_local_split(directory, stem=stem, split=split, corpus=corpus)
+        pairs[split] = datasets.Dataset.from_dict({"src": src, "tgt": tgt})
+        log.info("read %d pairs for split=%s from %s/%s.*", len(src), split, directory, stem)
+    return datasets.DatasetDict(pairs)
+
+
+def local_files(directory: Path, *, corpus: CorpusConfig) -> list[Path]:
+    """The files of `directory` that belong to the configured splits (for cache fingerprints)."""
+    stems = tuple(f"{stem}." for stem in corpus.file_stems.values())
+    return sorted(path for path in directory.iterdir() if path.is_file() and path.name.startswith(stems))
+
+
+def _read_local_split(directory: Path, *, stem: str, split: str, corpus: CorpusConfig) -> tuple[list[str], list[str]]:
+    src_lang, tgt_lang = corpus.src_lang, corpus.tgt_lang
+    text_files = [_find(directory, f"{stem}.{lang}") for lang in (src_lang, tgt_lang)]
+    tsv, jsonl = _find(directory, f"{stem}.tsv"), _find(directory, f"{stem}.jsonl")
+    fmt = corpus.local_format
+    if fmt in ("auto", "text") and all(text_files):
+        return _read_parallel_text(*text_files)  # type: ignore[arg-type]
+    if fmt in ("auto", "tsv") and tsv:
+        return _read_tsv(tsv)
+    if fmt in ("auto", "jsonl") and jsonl:
+        return _read_jsonl(jsonl, src_lang=src_lang, tgt_lang=tgt_lang)
+    raise NMTError(_missing_split_message(directory, stem=stem, split=split, corpus=corpus))
+
+
+def _find(directory: Path, name: str) -> Path | None:
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _missing_split_message(directory: Path, *, stem: str, split: str, corpus: CorpusConfig) -> str:
+    inventory: dict[str, list[str]] = {}
+    for path in sorted(directory.iterdir()):
+        name = path.name.removesuffix(".gz")
+        if path.is_file() and "." in name:
+            file_stem, suffix = name.rsplit(".", 1)
+            inventory.setdefault(file_stem, []).append(suffix)
+    found = "; ".join(f"{file_stem}.{{{','.join(suffixes)}}}" for file_stem, suffixes in inventory.items()) or "no files"
+    if stem in inventory and corpus.local_format in ("auto", "text"):
+        languages = [suffix for suffix in inventory[stem] if suffix not in ("tsv", "jsonl")]
+        missing = [lang for lang in (corpus.src_lang, corpus.tgt_lang) if lang not in languages]
+        if missing and languages:
+            return (
+                f"{directory} has no {stem}.{missing[0]}[.gz] for split '{split}'; "
+                f"languages found for {stem}: {', '.join(languages)} (set data.src_lang / data.tgt_lang)"
+            )
+    return (
+        f"{directory} has no files for split '{split}' (looked for {stem}.{corpus.src_lang} + "
+        f"{stem}.{corpus.tgt_lang}, {stem}.tsv or {stem}.jsonl, each optionally .gz, format "
+        f"{corpus.local_format}); found: {found}; set data.local_splits.{split} to one of those stems"
+    )
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 text file (optionally gzip), without line terminators.
+
+    Only "\\n" ends a line (with an optional "\\r"): `str.splitlines` would also split on
+    U+2028 or U+0085 inside a sentence and misalign parallel files.
+    """
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (gzip.BadGzipFile, EOFError, OSError) as error:
+        raise NMTError(f"cannot read {path}: {error}; check that the file is complete (and gzip if named .gz)") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise NMTError(
+            f"{path} line {line} is not valid UTF-8 (byte 0x{raw[error.start]:02x}); "
+            "convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+    lines = text.removeprefix("\ufeff").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _read_parallel_text(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
+    src, tgt = read_lines(src_path), read_lines(tgt_path)
+    if len(src) != len(tgt):
+        raise NMTError(
+            f"parallel files differ in length: {src_path} has {len(src)} lines but "
+            f"{tgt_path} has {len(tgt)}; line i of one must translate line i of the other"
+        )
+    return src, tgt
+
+
+def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
+    src, tgt = [], []
+    for number, line in enumerate(read_lines(path), start=1):
+        fields = line.split("\t")
+        if len(fields) != 2:
+            raise NMTError(
+                f"{path} line {number} has {len(fields)} tab-separated fields; "
+                "each line must be source<TAB>target"
+            )
+        src.append(fields[0])
+        tgt.append(fields[1])
+    return src, tgt
+
+
+def _read_jsonl(path: Path, *, src_lang: str, tgt_lang: str) -> tuple[list[str], list[str]]:
+    src, tgt = [], []
+    for number, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise NMTError(f"{path} line {number} is not valid JSON ({error.msg})") from None
+        pair = _jsonl_pair(record, src_lang=src_lang, tgt_lang=tgt_lang)
+        if pair is None:
+            raise NMTError(
+                f"{path} line {number} has neither src/tgt keys nor '{src_lang}'/'{tgt_lang}' "
+                f"(top level or under 'translation'); found keys: {', '.join(record) if isinstance(record, dict) else type(record).__name__}"
+            )
+        src.append(pair[0])
+        tgt.append(pair[1])
+    return src, tgt
+
+
+def _jsonl_pair(record: Any, *, src_lang: str, tgt_lang: str) -> tuple[str, str] | None:
+    if not isinstance(record, dict):
+        return None
+    for layout in (record, record.get("translation")):
+        if not isinstance(layout, dict):
+            continue
+        for src_key, tgt_key in (("src", "tgt"), (src_lang, tgt_lang)):
+            if isinstance(layout.get(src_key), str) and isinstance(layout.get(tgt_key), str):
+                return layout[src_key], layout[tgt_key]
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Bundled sample corpus
+
+
+def load_sample(corpus: CorpusConfig) -> datasets.DatasetDict:
+    """Generate the English-French grammar corpus; French-English swaps the columns."""
+    from nmt.data import sample
+
+    direction = (corpus.src_lang, corpus.tgt_lang)
+    if direction not in ((sample.SRC_LANG, sample.TGT_LANG), (sample.TGT_LANG, sample.SRC_LANG)):
+        raise NMTError(
+            f"data=sample is {sample.SRC_LANG}-{sample.TGT_LANG}; data.src_lang/data.tgt_lang="
+            f"{corpus.src_lang}/{corpus.tgt_lang} must be {sample.SRC_LANG}/{sample.TGT_LANG} or the reverse"
+        )
+    forward = direction == (sample.SRC_LANG, sample.TGT_LANG)
+    generated = sample.generate_splits(sizes=dict(corpus.sample_sizes or {}), seed=corpus.seed)
+    pairs = {}
+    for split in SPLITS:
+        src, tgt = zip(*generated[split]) if generated[split] else ((), ())
+        pairs[split] = datasets.Dataset.from_dict({"src": list(src if forward else tgt), "tgt": list(tgt if forward else src)})
+    if forward and corpus.pronoun_test_size > 0:
+        seen = {src for split in SPLITS for src, _ in generated[split]}
+        triples = sample.generate_pronoun_pairs(size=corpus.pronoun_test_size, seed=corpus.seed, exclude=seen)
+        src, tgt, contrast = (list(column) for column in zip(*triples))
+        pairs[PRONOUN_SPLIT] = datasets.Dataset.from_dict({"src": src, "tgt": tgt, "contrast": contrast})
+    return datasets.DatasetDict(pairs)

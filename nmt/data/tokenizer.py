@@ -1,0 +1,178 @@
+"""SentencePiece subword tokenization (Kudo & Richardson 2018), joint or per language.
+
+Every model reserves the special ids of `nmt.tokens`: pad=0, unk=1, bos=2, eos=3. `encode_*`
+returns ids without BOS/EOS; batching adds them. The model protos travel inside checkpoints
+through `Tokenizer.to_state()` (plain str/bool/bytes, loadable with
+`torch.load(weights_only=True)`), so a checkpoint alone is enough to translate.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import sentencepiece as spm
+
+from nmt.data.validation import check_fields, from_mapping
+from nmt.errors import NMTError
+from nmt.tokens import BOS_ID, BOS_PIECE, EOS_ID, EOS_PIECE, PAD_ID, PAD_PIECE, UNK_ID, UNK_PIECE
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = "sentencepiece/1"
+JOINT_MODEL, SRC_MODEL, TGT_MODEL = "joint.model", "src.model", "tgt.model"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenizerConfig:
+    """SentencePiece training settings (the Hydra `tokenizer` group)."""
+
+    model_type: Literal["unigram", "bpe"]  # Kudo 2018 unigram LM, or Sennrich et al. 2016 BPE
+    vocab_size: int  # pieces per model, special ids included; a soft limit on tiny corpora
+    joint: bool  # one model for both languages (shared vocabulary), or one per language
+    character_coverage: float  # share of characters covered by pieces; rarer ones become <unk>
+    input_sentence_size: int  # at most this many train pairs feed training, sampled with `seed`
+    seed: int
+    num_threads: int  # SentencePiece's result depends on it, so it is fixed, not "all cores"
+
+    def __post_init__(self) -> None:
+        check_fields(self, prefix="tokenizer")
+        if self.vocab_size <= len(PIECES):
+            raise NMTError(f"tokenizer.vocab_size={self.vocab_size} must exceed the {len(PIECES)} special pieces")
+        if not 0.0 < self.character_coverage <= 1.0:
+            raise NMTError(f"tokenizer.character_coverage={self.character_coverage} must be in (0, 1]")
+        if self.input_sentence_size < 1 or self.num_threads < 1:
+            raise NMTError("tokenizer.input_sentence_size and tokenizer.num_threads must be at least 1")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TokenizerConfig:
+        """Build from the resolved `tokenizer` group; a misspelt key is an `NMTError`."""
+        return from_mapping(cls, values, prefix="tokenizer")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PIECES = {PAD_ID: PAD_PIECE, UNK_ID: UNK_PIECE, BOS_ID: BOS_PIECE, EOS_ID: EOS_PIECE}
+
+
+def train_sentencepiece(sentences: Sequence[str], *, config: TokenizerConfig) -> bytes:
+    """Train one SentencePiece model in memory on `sentences`; returns the model proto."""
+    if not sentences:
+        raise NMTError("cannot train SentencePiece: the train split is empty after cleaning")
+    spm.set_random_generator_seed(config.seed)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_writer=model,
+        model_type=config.model_type,
+        vocab_size=config.vocab_size,
+        character_coverage=config.character_coverage,
+        num_threads=config.num_threads,
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        pad_piece=PAD_PIECE, unk_piece=UNK_PIECE, bos_piece=BOS_PIECE, eos_piece=EOS_PIECE,
+        # A small corpus may not support vocab_size pieces; train what it supports
+        # instead of failing, and report the size the model really has.
+        hard_vocab_limit=False,
+        # The caller already sampled deterministically; SentencePiece's own sampling is off.
+        input_sentence_size=0,
+        shuffle_input_sentence=False,
+        minloglevel=2,
+    )
+    return model.getvalue()
+
+
+def train_tokenizer(
+    config: TokenizerConfig, *, src_sentences: Sequence[str], tgt_sentences: Sequence[str]
+) -> Tokenizer:
+    """Train a joint model on both sides, or one model per side, on the given train sentences."""
+    if config.joint:
+        log.info("training a joint %s SentencePiece model on %d sentences", config.model_type, len(src_sentences) + len(tgt_sentences))
+        return Tokenizer(src_model=train_sentencepiece([*src_sentences, *tgt_sentences], config=config))
+    log.info("training %s SentencePiece models on %d source and target sentences", config.model_type, len(src_sentences))
+    return Tokenizer(
+        src_model=train_sentencepiece(src_sentences, config=config),
+        tgt_model=train_sentencepiece(tgt_sentences, config=config),
+    )
+
+
+class Tokenizer:
+    """Source and target SentencePiece processors (the same one when joint)."""
+
+    def __init__(self, *, src_model: bytes, tgt_model: bytes | None = None) -> None:
+        self.joint = tgt_model is None
+        self._src_model, self._tgt_model = src_model, tgt_model
+        self._src = _processor(src_model)
+        self._tgt = self._src if tgt_model is None else _processor(tgt_model)
+
+    @property
+    def src_vocab_size(self) -> int:
+        return self._src.get_piece_size()
+
+    @property
+    def tgt_vocab_size(self) -> int:
+        return self._tgt.get_piece_size()
+
+    def encode_src(self, texts: list[str]) -> list[list[int]]:
+        """Piece ids of each source text, without BOS/EOS."""
+        return self._src.encode(list(texts), out_type=int)
+
+    def encode_tgt(self, texts: list[str]) -> list[list[int]]:
+        """Piece ids of each target text, without BOS/EOS."""
+        return self._tgt.encode(list(texts), out_type=int)
+
+    def decode_tgt(self, ids: Sequence[int]) -> str:
+        """Detokenized text of target ids: stops at the first EOS, skips PAD and BOS."""
+        ids = [int(i) for i in ids]
+        if EOS_ID in ids:
+            ids = ids[: ids.index(EOS_ID)]
+        return self._tgt.decode([i for i in ids if i not in (PAD_ID, BOS_ID)])
+
+    def src_pieces(self, ids: Sequence[int]) -> list[str]:
+        """Piece strings of source ids (for attention plots); special ids keep their pieces."""
+        return [self._src.id_to_piece(int(i)) for i in ids]
+
+    def tgt_pieces(self, ids: Sequence[int]) -> list[str]:
+        return [self._tgt.id_to_piece(int(i)) for i in ids]
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain dict of str/bool/bytes holding the model protos; `from_state` inverts it."""
+        state: dict[str, Any] = {"format": STATE_FORMAT, "joint": self.joint, "src_model": self._src_model}
+        if not self.joint:
+            state["tgt_model"] = self._tgt_model
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Tokenizer:
+        if state.get("format") != STATE_FORMAT:
+            raise NMTError(
+                f"tokenizer state has format {state.get('format')!r}, expected {STATE_FORMAT!r}; "
+                "the checkpoint was written by an incompatible version"
+            )
+        return cls(src_model=state["src_model"], tgt_model=None if state["joint"] else state["tgt_model"])
+
+    def save(self, directory: Path) -> None:
+        """Write joint.model, or src.model and tgt.model (usable with any SentencePiece tool)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.joint:
+            (directory / JOINT_MODEL).write_bytes(self._src_model)
+        else:
+            (directory / SRC_MODEL).write_bytes(self._src_model)
+            (directory / TGT_MODEL).write_bytes(self._tgt_model)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, directory: Path) -> Tokenizer:
+        if (directory / JOINT_MODEL).is_file():
+            return cls(src_model=(directory / JOINT_MODEL).read_bytes())
+        return cls(src_model=(directory / SRC_MODEL).read_bytes(), tgt_model=(directory / TGT_MODEL).read_bytes())
+
+
+def _processor(model: bytes) -> spm.SentencePieceProcessor:
+    processor = spm.SentencePieceProcessor(model_proto=model)
+    for piece_id, piece in PIECES.items():
+        assert processor.id_to_piece(piece_id) == piece, f"model reserves {processor.id_to_piece(piece_id)} at {piece_id}"
+    return processor

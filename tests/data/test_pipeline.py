@@ -1,0 +1,143 @@
+"""prepare_corpus: cached stages, reuse, invalidation, atomic writes, the summary."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pytest
+
+from nmt.data import pipeline
+from nmt.data.corpus import CorpusConfig
+from nmt.data.pipeline import load_clean_pairs, prepare_corpus
+from nmt.data.tokenizer import TokenizerConfig
+from nmt.errors import NMTError
+
+TOKENIZER = TokenizerConfig(model_type="unigram", vocab_size=60, joint=True, character_coverage=1.0,
+                            input_sentence_size=100_000, seed=1, num_threads=1)
+
+
+@pytest.fixture
+def trainings(monkeypatch) -> list[TokenizerConfig]:
+    """Count SentencePiece trainings (they still run)."""
+    calls: list[TokenizerConfig] = []
+    real = pipeline.train_tokenizer
+
+    def counting(config, **kwargs):
+        calls.append(config)
+        return real(config, **kwargs)
+
+    monkeypatch.setattr(pipeline, "train_tokenizer", counting)
+    return calls
+
+
+def test_second_prepare_reuses_pairs_tokenizer_and_token_ids(corpus_dir, local_corpus, tmp_path, trainings):
+    corpus = local_corpus(corpus_dir)
+    first = prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path / "data")
+    second = prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path / "data")
+    assert len(trainings) == 1
+    assert second.cache_dir == first.cache_dir
+    assert "(reused)" in second.summary and "(built)" in first.summary
+    assert second.splits["train"]["src_ids"] == first.splits["train"]["src_ids"]
+    assert second.tokenizer.to_state() == first.tokenizer.to_state()
+    assert set(second.splits) == {"train", "validation", "test"} and second.pronoun_test is None
+    assert second.splits["test"].column_names == ["src", "tgt", "src_ids", "tgt_ids"]
+
+
+def test_token_ids_match_the_tokenizer_and_are_stored_compactly(corpus_dir, local_corpus, tmp_path):
+    prepared = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path)
+    row = prepared.splits["validation"][3]
+    assert row["tgt_ids"] == prepared.tokenizer.encode_tgt([row["tgt"]])[0]
+    assert prepared.splits["train"].features["src_ids"].feature.dtype == "int16"
+
+
+def test_changed_tokenizer_setting_retrains_but_keeps_the_cleaned_pairs(corpus_dir, local_corpus, tmp_path, trainings):
+    corpus = local_corpus(corpus_dir)
+    unigram = prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path)
+    bpe = prepare_corpus(corpus, replace(TOKENIZER, model_type="bpe"), data_dir=tmp_path)
+    assert len(trainings) == 2
+    assert bpe.cache_dir != unigram.cache_dir and bpe.cache_dir.parent == unigram.cache_dir.parent
+    assert "cleaned pairs reused, tokenizer trained" in bpe.summary
+    assert unigram.cache_dir.is_dir()  # the other model stays available
+
+
+def test_changed_cleaning_or_edited_file_rebuilds_the_pairs(corpus_dir, local_corpus, tmp_path):
+    base = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path)
+    stricter = prepare_corpus(local_corpus(corpus_dir, clean={"max_len": 5, "max_ratio": 3.0, "dedup": False}), TOKENIZER, data_dir=tmp_path)
+    assert stricter.cache_dir.parent != base.cache_dir.parent
+    assert len(stricter.splits["train"]) < len(base.splits["train"])
+
+    with (corpus_dir / "train.de").open("a", encoding="utf-8") as de, (corpus_dir / "train.en").open("a", encoding="utf-8") as en:
+        de.write("ein neuer satz\n")
+        en.write("a new sentence\n")
+    edited = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path)
+    assert len(edited.splits["train"]) == len(base.splits["train"]) + 1
+
+
+def test_a_failed_run_leaves_the_existing_cache_untouched(corpus_dir, local_corpus, tmp_path, monkeypatch):
+    corpus = local_corpus(corpus_dir)
+    prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path)
+    snapshot = lambda: {path: path.is_file() and path.stat().st_mtime_ns for path in tmp_path.rglob("*")}  # noqa: E731
+    before = snapshot()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("killed while training")
+
+    monkeypatch.setattr(pipeline, "train_tokenizer", broken)
+    with pytest.raises(RuntimeError):
+        prepare_corpus(corpus, replace(TOKENIZER, vocab_size=50), data_dir=tmp_path)
+    assert snapshot() == before  # no new folder, no scratch left behind, no file rewritten
+
+
+def test_bad_input_is_reported_before_anything_is_written(corpus_dir, local_corpus, tmp_path):
+    (corpus_dir / "test.en").write_text("only one line\n", encoding="utf-8")
+    with pytest.raises(NMTError, match="differ in length"):
+        prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path / "data")
+    assert not any((tmp_path / "data").glob("tiny*"))
+
+
+def test_summary_reports_counts_per_rule_vocabulary_lengths_cache_and_time(corpus_dir, local_corpus, write_parallel, make_pairs, tmp_path):
+    pairs = make_pairs(300, seed=0)
+    pairs[5] = ("", "orphan")
+    pairs[6] = ("eins zwei drei vier fünf sechs sieben", "one")  # 7 words against 1
+    write_parallel(corpus_dir, "train", pairs)
+    summary = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path).summary
+    lines = {line.split()[0]: line for line in summary.splitlines()}
+    assert lines["split"].split()[:7] == ["split", "loaded", "empty", "too_long", "ratio", "duplicate", "kept"]
+    assert lines["train"].split()[:7] == ["train", "300", "1", "0", "1", "0", "298"]
+    assert lines["validation"].split()[:7] == ["validation", "20", "0", "-", "-", "-", "20"]
+    assert "pieces (joint unigram; pad=0 unk=1 bos=2 eos=3)" in lines["vocabulary"]
+    assert str(tmp_path) in lines["cache"] and lines["time"].endswith(" s")
+
+
+def test_sample_corpus_comes_with_a_tokenized_pronoun_test(tmp_path):
+    corpus = CorpusConfig(
+        name="sample", source="sample", src_lang="en", tgt_lang="fr", vocab_size=200,
+        sample_sizes={"train": 400, "validation": 20, "test": 20}, pronoun_test_size=16, seed=1,
+        clean={"max_len": 80, "max_ratio": 3.0, "dedup": False},
+    )
+    prepared = prepare_corpus(corpus, replace(TOKENIZER, vocab_size=200), data_dir=tmp_path)
+    assert prepared.pronoun_test is not None and len(prepared.pronoun_test) == 16
+    row = prepared.pronoun_test[0]
+    assert row["contrast_ids"] == prepared.tokenizer.encode_tgt([row["contrast"]])[0] != row["tgt_ids"]
+    assert "pronoun_test" in prepared.summary
+
+
+def test_load_clean_pairs_gives_text_only(corpus_dir, local_corpus, tmp_path):
+    pairs = load_clean_pairs(local_corpus(corpus_dir), data_dir=tmp_path)
+    assert pairs["test"].column_names == ["src", "tgt"] and len(pairs["test"]) == 20
+    assert not list(tmp_path.glob("tiny*/unigram*"))  # no tokenizer trained
+
+
+def test_tokenizer_sees_at_most_input_sentence_size_train_pairs(corpus_dir, local_corpus, tmp_path, monkeypatch):
+    seen: list[int] = []
+    real = pipeline.train_tokenizer
+
+    def recording(config, *, src_sentences, tgt_sentences):
+        seen.append(len(src_sentences))
+        return real(config, src_sentences=src_sentences, tgt_sentences=tgt_sentences)
+
+    monkeypatch.setattr(pipeline, "train_tokenizer", recording)
+    prepare_corpus(local_corpus(corpus_dir), replace(TOKENIZER, input_sentence_size=120), data_dir=tmp_path)
+    assert seen == [120]
+    assert os.listdir(tmp_path)  # and the result was cached
