@@ -1,0 +1,113 @@
+"""The Seq2Seq contract, checked on every preset and the main variants (see conftest.VARIANTS)."""
+
+from __future__ import annotations
+
+import torch
+
+from model_fixtures import padded_batch
+from nmt.models import Seq2Seq
+from nmt.tokens import BOS_ID, PAD_ID
+
+SOURCES = [[5, 6, 7, 8, 9, 10, 3], [11, 12, 3], [4, 3]]
+TARGETS = [[BOS_ID, 9, 8, 7, 6], [BOS_ID, 12, 11], [BOS_ID, 13, 4, 4, 4]]
+
+
+def batch():
+    src, src_mask = padded_batch(SOURCES)
+    tgt_in, _ = padded_batch(TARGETS)
+    return src, src_mask, tgt_in
+
+
+def step_through(model: Seq2Seq, src, src_mask, tgt_in):
+    """log_probs (B, T, V) and attn_weights (B, T, L, H, S) from decode_step, one position at a time."""
+    state = model.encode(src, src_mask)
+    log_probs, weights = [], []
+    for position in range(tgt_in.size(1)):
+        step_log_probs, state, attn_weights = model.decode_step(tgt_in[:, position], state)
+        log_probs.append(step_log_probs)
+        weights.append(attn_weights)
+    return torch.stack(log_probs, dim=1), torch.stack(weights, dim=1)
+
+
+def test_decode_step_reproduces_forward(variant_model):
+    src, src_mask, tgt_in = batch()
+    with torch.no_grad():
+        expected = torch.log_softmax(variant_model(src, src_mask, tgt_in), dim=-1)  # (B, T, V)
+        stepped, _ = step_through(variant_model, src, src_mask, tgt_in)
+    assert stepped.dtype == torch.float32
+    torch.testing.assert_close(stepped, expected, atol=1e-5, rtol=0)
+
+
+def test_sentence_alone_equals_sentence_in_padded_batch(variant_model):
+    src, src_mask, tgt_in = batch()
+    with torch.no_grad():
+        batched = variant_model(src, src_mask, tgt_in)  # (B, T, V)
+        for row, (source, target) in enumerate(zip(SOURCES, TARGETS)):
+            alone_src, alone_mask = padded_batch([source])
+            alone_tgt, _ = padded_batch([target])
+            alone = variant_model(alone_src, alone_mask, alone_tgt)  # (1, T_i, V)
+            torch.testing.assert_close(batched[row, : len(target)], alone[0], atol=1e-5, rtol=0)
+
+
+def test_padded_source_positions_may_hold_anything(variant_model):
+    src, src_mask, tgt_in = batch()
+    noisy_src = src.masked_fill(~src_mask, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(variant_model(noisy_src, src_mask, tgt_in), variant_model(src, src_mask, tgt_in),
+                                   atol=1e-6, rtol=0)
+
+
+def test_every_parameter_gets_a_gradient(variant_model):
+    src, src_mask, tgt_in = batch()
+    variant_model.train()
+    variant_model(src, src_mask, tgt_in).logsumexp(dim=-1).sum().backward()
+    missing = [name for name, parameter in variant_model.named_parameters()
+               if parameter.grad is None or not parameter.grad.abs().sum() > 0]
+    assert missing == []
+
+
+def test_attention_weights_cover_real_source_positions_only(variant_model):
+    src, src_mask, tgt_in = batch()
+    with torch.no_grad():
+        _, weights = step_through(variant_model, src, src_mask, tgt_in)  # (B, T, L, H, S)
+    assert weights.dim() == 5 and weights.shape[0] == src.size(0) and weights.shape[-1] == src.size(1)
+    assert torch.all(weights[~src_mask[:, None, None, None, :].expand_as(weights)] == 0)
+    totals = weights.sum(dim=-1)
+    # Models with attention give distributions; the attention-free baseline reports zeros.
+    assert torch.allclose(totals, torch.ones_like(totals)) or torch.all(totals == 0)
+
+
+def test_selected_state_continues_like_the_selected_rows(variant_model):
+    src, src_mask, tgt_in = batch()
+    indices = torch.tensor([2, 0, 0, 1])  # reorder and expand, as beam search does
+    with torch.no_grad():
+        state = variant_model.encode(src, src_mask)
+        _, state, _ = variant_model.decode_step(tgt_in[:, 0], state)
+        log_probs, _, weights = variant_model.decode_step(tgt_in[:, 1], state)
+        _, state_again, _ = variant_model.decode_step(tgt_in[:, 0], variant_model.encode(src, src_mask))
+        selected_log_probs, _, selected_weights = variant_model.decode_step(
+            tgt_in[indices, 1], state_again.select(indices)
+        )
+    torch.testing.assert_close(selected_log_probs, log_probs[indices], atol=1e-6, rtol=0)
+    torch.testing.assert_close(selected_weights, weights[indices], atol=1e-6, rtol=0)
+
+
+def test_decode_step_leaves_its_input_state_unchanged(variant_model):
+    src, src_mask, tgt_in = batch()
+    with torch.no_grad():
+        state = variant_model.encode(src, src_mask)
+        first, _, _ = variant_model.decode_step(tgt_in[:, 0], state)
+        variant_model.decode_step(tgt_in[:, 0], state)
+        again, _, _ = variant_model.decode_step(tgt_in[:, 0], state)
+    torch.testing.assert_close(again, first, atol=0, rtol=0)
+
+
+def test_all_padding_source_gives_finite_log_probs(variant_model):
+    src, src_mask, tgt_in = batch()
+    src_mask = src_mask.clone()
+    src_mask[1] = False
+    src = src.masked_fill(~src_mask, PAD_ID)
+    with torch.no_grad():
+        stepped, _ = step_through(variant_model, src, src_mask, tgt_in)
+        logits = variant_model(src, src_mask, tgt_in)
+    assert torch.isfinite(stepped).all() and torch.isfinite(logits).all()

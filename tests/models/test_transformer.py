@@ -1,0 +1,94 @@
+"""Transformer: key/value cache, positions, tied embeddings, and learning a toy task."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from model_fixtures import padded_batch, tiny_model, train_copy
+from nmt.errors import NMTError
+from nmt.models.transformer import Transformer, sinusoidal_table
+
+
+def sample():
+    src, src_mask = padded_batch([[5, 6, 7, 8, 9, 10, 3], [11, 12, 3]])
+    tgt_in, _ = padded_batch([[2, 9, 8, 7, 6, 5, 4], [2, 12, 11]])
+    return src, src_mask, tgt_in
+
+
+def test_transformer_learns_to_copy_digits():
+    model = tiny_model("transformer", d_model=32, ff_dim=64, dropout=0.0, attention_dropout=0.0)
+    assert train_copy(model, steps=200, lr=5e-3, min_len=3, max_len=7) >= 0.95
+
+
+def test_self_attention_cache_grows_one_position_per_step_and_cross_cache_is_reused():
+    model = tiny_model("transformer")
+    src, src_mask, tgt_in = sample()
+    with torch.no_grad():
+        state = model.encode(src, src_mask)
+        cross_keys = state.cross_keys
+        for position in range(3):
+            _, state, _ = model.decode_step(tgt_in[:, position], state)
+            assert all(keys.shape == (2, 2, position + 1, 8) for keys in state.self_keys)
+    assert state.cross_keys is cross_keys  # projected once in encode, carried along
+
+
+def test_sinusoidal_positions_follow_the_paper_formula():
+    table = sinusoidal_table(50, 16)
+    position, i = 37, 3
+    assert table[position, 2 * i].item() == pytest.approx(math.sin(position / 10000 ** (2 * i / 16)), abs=1e-5)
+    assert table[position, 2 * i + 1].item() == pytest.approx(math.cos(position / 10000 ** (2 * i / 16)), abs=1e-5)
+
+
+def test_sinusoidal_positions_go_past_the_precomputed_table():
+    short_table = tiny_model("transformer", max_positions=4)
+    long_table = tiny_model("transformer", max_positions=64)
+    src, src_mask, tgt_in = sample()
+    assert short_table.max_src_len is None
+    with torch.no_grad():
+        torch.testing.assert_close(short_table(src, src_mask, tgt_in), long_table(src, src_mask, tgt_in),
+                                   atol=1e-6, rtol=0)
+
+
+def test_learned_positions_bound_the_source_length():
+    model = tiny_model("transformer", positions="learned", max_positions=5)
+    src, src_mask, tgt_in = sample()
+    assert model.max_src_len == 5
+    with pytest.raises(NMTError, match="model.max_positions=5"):
+        model(src, src_mask, tgt_in)
+
+
+@pytest.mark.parametrize(("tie", "shared_output", "shared_source"),
+                         [("none", False, False), ("decoder", True, False), ("all", True, True)])
+def test_tie_embeddings_shares_the_chosen_matrices(tie, shared_output, shared_source):
+    model = tiny_model("transformer", tie_embeddings=tie)
+    assert isinstance(model, Transformer)
+    assert (model.output_proj.weight is model.tgt_embed.weight) == shared_output
+    assert (model.src_embed.weight is model.tgt_embed.weight) == shared_source
+
+
+def test_tying_all_embeddings_needs_one_vocabulary():
+    with pytest.raises(NMTError, match="joint"):
+        Transformer(src_vocab_size=10, tgt_vocab_size=12, d_model=16, num_heads=2, num_encoder_layers=1,
+                    num_decoder_layers=1, ff_dim=32, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+                    norm="pre", positions="sinusoidal", max_positions=16, scale_embeddings=True, tie_embeddings="all")
+
+
+@pytest.mark.parametrize(("key", "value", "message"),
+                         [("norm", "middle", "pre, post"), ("positions", "rotary", "sinusoidal, learned"),
+                          ("tie_embeddings", "yes", "none, decoder, all"), ("attention_dropout", 2.0, "[0, 1)")])
+def test_transformer_config_mistakes_list_the_valid_values(key, value, message):
+    with pytest.raises(NMTError, match=f"model.{key}=.*{message.replace('[', '.').replace(')', '.')}"):
+        tiny_model("transformer", **{key: value})
+
+
+def test_initialisation_is_xavier_for_projections_and_scaled_normal_for_embeddings():
+    model = tiny_model("transformer", d_model=64, ff_dim=256, num_heads=4)
+    query_block = model.encoder_layers[0].self_attn.in_proj.weight[:64]
+    assert query_block.abs().max() <= math.sqrt(6 / (64 + 64)) + 1e-6  # Xavier bound per (D, D) block
+    assert query_block.abs().max() > 0.8 * math.sqrt(6 / (64 + 64))
+    embedding_std = model.tgt_embed.weight[4:].std().item()
+    assert embedding_std == pytest.approx(64**-0.5, rel=0.1)
+    assert torch.all(model.tgt_embed.weight[0] == 0)
