@@ -1,0 +1,319 @@
+"""Greedy and beam search over any model that follows the `Seq2Seq` contract.
+
+Both searches work on a batch of sentences at once and drop a sentence from the
+active batch (through `state.select`) as soon as it is finished, so long
+sentences never make short ones pay for extra decoder steps. Beam search keeps K
+hypotheses per sentence in one (A * K)-row batch, where A is the number of
+sentences still decoding.
+
+Length limit: a sentence of S real source positions gets at most
+floor(max_len_a * S + max_len_b) target tokens, after which EOS is forced (and
+scored with its real log-probability), as in fairseq.
+
+Length penalty: finished hypotheses are ranked by log P(y|x) / lp(|y|) with the
+GNMT penalty lp(n) = ((5 + n) / 6) ** alpha (Wu et al. 2016, sec. 7), where n
+counts the target tokens including EOS. alpha = 0 ranks by raw log-probability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from nmt.errors import NMTError
+from nmt.models.seq2seq import Seq2Seq, log_softmax_fp32
+from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
+
+if TYPE_CHECKING:
+    from nmt.data.batching import Batch
+
+NEG_INF = float("-inf")
+
+
+@dataclass
+class Hypothesis:
+    """One translation of one sentence.
+
+    tokens: target ids without BOS and EOS. score: summed log-probability (EOS
+    included), divided by the length penalty for beam search. attention: the
+    decoder's weights over the sentence's real source positions, (L, H, T', S_i)
+    with T' = len(tokens) + 1 (the last row is the step that produced EOS); None
+    unless requested.
+    """
+
+    tokens: list[int]
+    score: float
+    attention: Tensor | None = None
+
+
+def length_penalty_gnmt(length: int, alpha: float) -> float:
+    """lp(n) = ((5 + n) / 6) ** alpha (Wu et al. 2016, eq. 14); 1 for alpha = 0."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def max_lengths(src_mask: Tensor, *, max_len_a: float, max_len_b: int, cap: int | None = None) -> Tensor:
+    """src_mask (B, S) -> the most target tokens (EOS excluded) each sentence may get, (B,) long.
+
+    `cap` bounds every sentence (a model with a fixed table of target positions).
+    """
+    src_lengths = src_mask.sum(dim=1).float()                                # (B,)
+    limits = (max_len_a * src_lengths + max_len_b).floor().clamp(min=0).long()  # (B,)
+    return limits if cap is None else limits.clamp(max=cap)
+
+
+def target_token_cap(model: Seq2Seq) -> int | None:
+    """The most target tokens (EOS excluded) `model` can produce, or None when unbounded.
+
+    A model with a fixed table of positions may declare `max_tgt_len` (decoder input
+    positions); one that does not but bounds its source (`max_src_len`) is taken to
+    share that table with its decoder, as the Transformer with learned positions does.
+    The decoder inputs are BOS and the tokens before EOS, hence one fewer tokens.
+    """
+    positions = getattr(model, "max_tgt_len", model.max_src_len)  # max_tgt_len: optional in the contract
+    return None if positions is None else positions - 1
+
+
+@torch.no_grad()
+def greedy_search(
+    model: Seq2Seq,
+    src: Tensor,
+    src_mask: Tensor,
+    *,
+    max_len_a: float,
+    max_len_b: int,
+    return_attention: bool = False,
+) -> list[Hypothesis]:
+    """src (B, S), src_mask (B, S) -> the most probable next token at each step, one hypothesis per sentence."""
+    _check_lengths(max_len_a, max_len_b)
+    max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model))  # (B,)
+    state = model.encode(src, src_mask)
+    active = torch.arange(src.size(0), device=src.device)                       # (A,) sentence of each row
+    prev = src.new_full((src.size(0),), BOS_ID)                                  # (A,)
+    tokens = src.new_empty((src.size(0), 0))                                     # (A, t)
+    scores = torch.zeros(src.size(0), device=src.device)                         # (A,)
+    attention: Tensor | None = None                                              # (A, t, L, H, S)
+    hypotheses: list[Hypothesis | None] = [None] * src.size(0)
+    step = 0
+    while active.numel() > 0:
+        log_probs, state, attn_weights = model.decode_step(prev, state)          # (A, V), (A, L, H, S)
+        log_probs = _constrain(log_probs, step=step, max_len=max_len[active])
+        step_scores, prev = log_probs.max(dim=-1)                                # (A,), (A,)
+        scores = scores + step_scores
+        tokens = torch.cat([tokens, prev.unsqueeze(1)], dim=1)                   # (A, t + 1)
+        if return_attention:
+            attention = _append_step(attention, attn_weights)
+        done = prev == EOS_ID                                                    # (A,)
+        for row in done.nonzero().flatten().tolist():
+            sentence = int(active[row])
+            hypotheses[sentence] = Hypothesis(
+                tokens=tokens[row, :-1].tolist(),
+                score=float(scores[row]),
+                attention=None if attention is None else _trim(attention[row], src_mask[sentence]),
+            )
+        keep = (~done).nonzero().flatten()                                       # (A',)
+        if keep.numel() < active.numel():
+            active, prev, tokens, scores = active[keep], prev[keep], tokens[keep], scores[keep]
+            attention = None if attention is None else attention[keep]
+            if keep.numel() > 0:
+                state = state.select(keep)
+        step += 1
+    return [hypothesis for hypothesis in hypotheses if hypothesis is not None]
+
+
+@dataclass
+class _Beams:
+    """The live part of a batched beam search: A sentences still decoding, K rows each.
+
+    Row a * K + k of every tensor (and of the decoder state) is beam k of sentence active[a].
+    """
+
+    active: Tensor              # (A,) index of each sentence in the input batch
+    scores: Tensor              # (A, K) summed log-probabilities, -inf for an empty slot
+    tokens: Tensor              # (A * K, t) tokens so far, BOS excluded
+    attention: Tensor | None    # (A * K, t, L, H, S) when attention is requested
+
+
+@torch.no_grad()
+def beam_search(
+    model: Seq2Seq,
+    src: Tensor,
+    src_mask: Tensor,
+    *,
+    beam_size: int,
+    length_penalty: float,
+    max_len_a: float,
+    max_len_b: int,
+    nbest: int = 1,
+    return_attention: bool = False,
+) -> list[list[Hypothesis]]:
+    """src (B, S), src_mask (B, S) -> for each sentence its `nbest` best hypotheses, best first.
+
+    Each step expands every live beam, keeps the 2K best continuations per sentence
+    (so K of them remain even when up to K end in EOS), moves the EOS endings that
+    rank within the top K to the finished list, and continues with the K best others.
+    A sentence stops when it has K finished hypotheses or reaches its length limit.
+    """
+    _check_lengths(max_len_a, max_len_b)
+    if beam_size < 1:
+        raise NMTError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search or e.g. 5.")
+    if not 1 <= nbest <= beam_size:
+        raise NMTError(f"nbest={nbest} must be between 1 and beam_size={beam_size}; raise beam_size or lower nbest.")
+    batch_size, beam = src.size(0), beam_size
+    max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model))  # (B,)
+    state = model.encode(src, src_mask)
+    state = state.select(torch.arange(batch_size, device=src.device).repeat_interleave(beam))  # B * K rows
+    scores = torch.full((batch_size, beam), NEG_INF, device=src.device)
+    scores[:, 0] = 0.0  # the K start rows are identical: only the first may expand, or beams would repeat
+    beams = _Beams(
+        active=torch.arange(batch_size, device=src.device),
+        scores=scores,
+        tokens=src.new_empty((batch_size * beam, 0)),
+        attention=None,
+    )
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
+    prev = src.new_full((batch_size * beam,), BOS_ID)                                  # (A * K,)
+    step = 0
+    while beams.active.numel() > 0:
+        log_probs, state, attn_weights = model.decode_step(prev, state)                # (A * K, V)
+        log_probs = _constrain(log_probs, step=step, max_len=max_len[beams.active].repeat_interleave(beam))
+        if return_attention:
+            beams.attention = _append_step(beams.attention, attn_weights)
+        cand_scores, cand_beams, cand_tokens = _advance(beams.scores, log_probs)       # (A, 2K) each
+        _finish(
+            beams, cand_scores, cand_beams, cand_tokens,
+            finished=finished, src_mask=src_mask, step=step, alpha=length_penalty,
+        )
+        beams, rows, prev = _select(beams, cand_scores, cand_beams, cand_tokens,
+                                    finished=finished, max_len=max_len, step=step)
+        if rows.numel() > 0:
+            state = state.select(rows)
+        step += 1
+    return [sorted(hyps, key=lambda h: h.score, reverse=True)[:nbest] for hyps in finished]
+
+
+def _advance(scores: Tensor, log_probs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """scores (A, K), log_probs (A * K, V) -> the 2K best continuations per sentence, best first:
+    their summed scores (A, 2K), the beam they extend (A, 2K) and their token (A, 2K)."""
+    num_sentences, beam = scores.shape
+    vocab_size = log_probs.size(-1)
+    total = scores.unsqueeze(2) + log_probs.view(num_sentences, beam, vocab_size)      # (A, K, V)
+    num_candidates = min(2 * beam, beam * vocab_size)
+    cand_scores, flat = total.view(num_sentences, beam * vocab_size).topk(num_candidates, dim=1)  # (A, 2K)
+    return cand_scores, flat // vocab_size, flat % vocab_size
+
+
+def _finish(
+    beams: _Beams,
+    cand_scores: Tensor,
+    cand_beams: Tensor,
+    cand_tokens: Tensor,
+    *,
+    finished: list[list[Hypothesis]],
+    src_mask: Tensor,
+    step: int,
+    alpha: float,
+) -> None:
+    """Move the EOS candidates ranked within the top K to `finished`, scored with the length penalty."""
+    beam = beams.scores.size(1)
+    ends = (cand_tokens == EOS_ID) & torch.isfinite(cand_scores)                     # (A, 2K)
+    # An EOS below rank K would not have survived a beam of K: counting it would let
+    # a larger candidate list change the result.
+    ends[:, beam:] = False
+    penalty = length_penalty_gnmt(step + 1, alpha)  # every candidate of this step has step + 1 tokens
+    positions = ends.nonzero().tolist()
+    if not positions:
+        return
+    # One transfer each instead of one per element (each element read would sync a GPU).
+    scores, origins, active = cand_scores.tolist(), cand_beams.tolist(), beams.active.tolist()
+    for a, c in positions:
+        row = a * beam + origins[a][c]
+        sentence = active[a]
+        finished[sentence].append(Hypothesis(
+            tokens=beams.tokens[row].tolist(),
+            score=scores[a][c] / penalty,
+            attention=None if beams.attention is None else _trim(beams.attention[row], src_mask[sentence]),
+        ))
+
+
+def _select(
+    beams: _Beams,
+    cand_scores: Tensor,
+    cand_beams: Tensor,
+    cand_tokens: Tensor,
+    *,
+    finished: list[list[Hypothesis]],
+    max_len: Tensor,
+    step: int,
+) -> tuple[_Beams, Tensor, Tensor]:
+    """Keep the K best non-EOS continuations of every sentence that is not done; drop done sentences.
+
+    Returns the new beams, the rows (A' * K,) of the old batch they continue (for
+    `state.select`) and their last tokens (A' * K,), the next decoder input.
+    """
+    num_sentences, beam = beams.scores.shape
+    open_scores = cand_scores.masked_fill(cand_tokens == EOS_ID, NEG_INF)            # (A, 2K)
+    scores, position = open_scores.topk(beam, dim=1)                                 # (A, K)
+    origin = cand_beams.gather(1, position)                                          # (A, K)
+    tokens = cand_tokens.gather(1, position)                                         # (A, K)
+    counts = torch.tensor([len(finished[s]) for s in beams.active.tolist()], device=scores.device)  # (A,)
+    done = (counts >= beam) | (step >= max_len[beams.active]) | torch.isinf(scores[:, 0])  # (A,)
+    keep = (~done).nonzero().flatten()                                               # (A',)
+    rows = (keep.unsqueeze(1) * beam + origin[keep]).flatten()                       # (A' * K,)
+    prev = tokens[keep].flatten()                                                    # (A' * K,)
+    new_beams = _Beams(
+        active=beams.active[keep],
+        scores=scores[keep],
+        tokens=torch.cat([beams.tokens[rows], prev.unsqueeze(1)], dim=1),            # (A' * K, t + 1)
+        attention=None if beams.attention is None else beams.attention[rows],
+    )
+    return new_beams, rows, prev
+
+
+def _constrain(log_probs: Tensor, *, step: int, max_len: Tensor) -> Tensor:
+    """log_probs (N, V): never PAD or BOS; only EOS (with its own log-probability) once a row hits its limit."""
+    log_probs = log_probs.float().clone()
+    log_probs[:, PAD_ID] = NEG_INF
+    log_probs[:, BOS_ID] = NEG_INF
+    at_limit = step >= max_len                                                       # (N,)
+    if at_limit.any():
+        eos_only = torch.full_like(log_probs, NEG_INF)
+        eos_only[:, EOS_ID] = log_probs[:, EOS_ID]
+        log_probs = torch.where(at_limit.unsqueeze(1), eos_only, log_probs)
+    return log_probs
+
+
+def _append_step(history: Tensor | None, attn_weights: Tensor) -> Tensor:
+    """history (N, t, L, H, S) + attn_weights (N, L, H, S) -> (N, t + 1, L, H, S)."""
+    step = attn_weights.detach().float().unsqueeze(1)
+    return step if history is None else torch.cat([history, step], dim=1)
+
+
+def _trim(attention: Tensor, src_mask: Tensor) -> Tensor:
+    """attention (T', L, H, S), src_mask (S,) -> (L, H, T', S_i) over the real source positions, on the CPU."""
+    return attention.permute(1, 2, 0, 3)[..., src_mask].cpu()
+
+
+def _check_lengths(max_len_a: float, max_len_b: int) -> None:
+    if max_len_a < 0 or max_len_b < 0:
+        raise NMTError(
+            f"max_len_a={max_len_a} and max_len_b={max_len_b} must not be negative; "
+            "the length limit is max_len_a * source length + max_len_b (e.g. 1.5 and 10)."
+        )
+
+
+@torch.no_grad()
+def sequence_log_probs(model: Seq2Seq, batch: Batch) -> Tensor:
+    """Teacher-forced log P(y|x) per sentence, EOS included: (B,) float32.
+
+    Used for contrastive evaluation (Müller et al. 2018; Sennrich 2017): a model
+    "prefers" the correct pronoun when its reference scores higher than the contrast.
+    """
+    if batch.tgt_in is None or batch.tgt_out is None:
+        raise ValueError("sequence_log_probs needs a batch with targets (tgt_in and tgt_out)")
+    logits = model(batch.src, batch.src_mask, batch.tgt_in)                          # (B, T, V)
+    log_probs = log_softmax_fp32(logits)                                             # (B, T, V)
+    token_log_probs = log_probs.gather(2, batch.tgt_out.unsqueeze(2)).squeeze(2)     # (B, T)
+    return token_log_probs.masked_fill(batch.tgt_out == PAD_ID, 0.0).sum(dim=1)      # (B,)

@@ -1,0 +1,147 @@
+"""nmt-evaluate: score a checkpoint on a split with sacrebleu BLEU, chrF and TER.
+
+    nmt-evaluate ckpt=outputs/demo/checkpoints/best.pt
+    nmt-evaluate ckpt=best.pt split=validation beam_size=1
+    nmt-evaluate ckpt=best.pt data=multi30k data.local_dir=../shared/data/multi30k
+
+By default the split comes from the corpus the checkpoint was trained on (its
+data config is stored inside it); `data=<preset>` evaluates on another corpus,
+whose text is tokenized with the checkpoint's own SentencePiece model. Prints the
+scores with their signatures, BLEU by source length (Bahdanau et al. 2015, fig. 2)
+and, when the corpus has a contrastive pronoun split, the pronoun accuracy; writes
+the hypotheses and a JSON of every number beside the checkpoint or in `output=`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import datasets
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from nmt.checkpoint import Checkpoint
+from nmt.cli import quiet_third_party_logs, report_user_errors
+from nmt.data.corpus import PRONOUN_SPLIT, CorpusConfig
+from nmt.data.pipeline import load_clean_pairs
+from nmt.errors import NMTError
+from nmt.metrics import (
+    PronounAccuracy,
+    bleu_by_length,
+    corpus_scores,
+    format_length_table,
+    pronoun_accuracy,
+)
+from nmt.translate import required_path
+from nmt.translation import Translator, load_for_translation, pick_device, set_cpu_threads
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Translate and score one split with a composed config; returns the report written to JSON."""
+    checkpoint_path = required_path(cfg, "ckpt")
+    set_cpu_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    checkpoint, model, tokenizer = load_for_translation(checkpoint_path, device=device)
+    corpus = _corpus(cfg, checkpoint)
+    pairs = load_clean_pairs(corpus, data_dir=Path(cfg.paths.data_dir))
+    if cfg.split not in pairs:
+        raise NMTError(f"split={cfg.split} is not in corpus '{corpus.name}'; choose one of {', '.join(pairs)}.")
+    if cfg.max_sentences is not None and cfg.max_sentences < 1:
+        raise NMTError(f"max_sentences={cfg.max_sentences} must be a positive number of sentences or null for all.")
+    split = pairs[cfg.split].select(range(min(cfg.max_sentences or len(pairs[cfg.split]), len(pairs[cfg.split]))))
+    sources, references = list(split["src"]), list(split["tgt"])
+    translator = Translator(
+        model, tokenizer, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty,
+        max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b, batch_tokens=cfg.batch_tokens,
+        device=device, max_src_tokens=cfg.max_src_tokens,
+    )
+    start = time.perf_counter()
+    hypotheses = translator.translate(sources)
+    seconds = time.perf_counter() - start
+    scores = corpus_scores(hypotheses, references)
+    buckets = bleu_by_length(sources, hypotheses, references, edges=list(cfg.length_buckets))
+    pronouns = _pronoun_accuracy(translator, pairs[PRONOUN_SPLIT]) if PRONOUN_SPLIT in pairs else None
+
+    report: dict[str, Any] = {
+        "checkpoint": str(checkpoint_path),
+        "step": checkpoint.step,
+        "corpus": corpus.name,
+        "direction": f"{corpus.src_lang}-{corpus.tgt_lang}",
+        "split": cfg.split,
+        "num_sentences": len(sources),
+        "search": {"beam_size": cfg.beam_size, "length_penalty": cfg.length_penalty,
+                   "max_len_a": cfg.max_len_a, "max_len_b": cfg.max_len_b},
+        "translation_seconds": round(seconds, 3),
+        **{name: {"score": s.score, "signature": s.signature, "detail": s.detail} for name, s in scores.items()},
+        "bleu_by_length": [{"source_words": b.label, "sentences": b.num_sentences, "bleu": b.bleu} for b in buckets],
+        "pronoun_accuracy": None if pronouns is None else {
+            "accuracy": pronouns.accuracy, "pairs": pronouns.num_pairs,
+            "per_pronoun": {word: {"accuracy": acc, "pairs": n} for word, (acc, n) in pronouns.per_pronoun.items()},
+        },
+    }
+    output_dir = Path(cfg.output) if cfg.output is not None else checkpoint_path.parent
+    stem = f"{checkpoint_path.stem}.{corpus.name}.{cfg.split}.beam{cfg.beam_size}"
+    hypotheses_path, report_path = output_dir / f"{stem}.hyp.txt", output_dir / f"{stem}.scores.json"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    hypotheses_path.write_text("".join(line + "\n" for line in hypotheses), encoding="utf-8")
+    report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    print(_summary(report, scores, buckets, pronouns))
+    print(f"hypotheses: {hypotheses_path}\nscores:     {report_path}")
+    return report
+
+
+def _corpus(cfg: DictConfig, checkpoint: Checkpoint) -> CorpusConfig:
+    """The `data=` preset given on the command line, else the corpus stored in the checkpoint."""
+    if "data" in cfg and cfg.data is not None:
+        return CorpusConfig.from_dict(OmegaConf.to_container(cfg.data, resolve=True))  # type: ignore[arg-type]
+    if not checkpoint.data_config:
+        raise NMTError(f"checkpoint {cfg.ckpt} records no corpus; name one with data=<preset>, e.g. data=multi30k.")
+    return CorpusConfig.from_dict(checkpoint.data_config)
+
+
+def _pronoun_accuracy(translator: Translator, split: Any) -> PronounAccuracy:
+    """Score each source with its correct and its contrastive target; count how often the correct one wins."""
+    sources, correct, contrast = list(split["src"]), list(split["tgt"]), list(split["contrast"])
+    return pronoun_accuracy(
+        translator.score(sources, correct), translator.score(sources, contrast),
+        correct_targets=correct, contrast_targets=contrast,
+    )
+
+
+def _summary(report: dict[str, Any], scores: dict, buckets: list, pronouns: PronounAccuracy | None) -> str:
+    step = "" if report["step"] is None else f" (step {report['step']})"
+    search = report["search"]
+    lines = [
+        f"{report['checkpoint']}{step} on {report['corpus']} {report['direction']} {report['split']}: "
+        f"{report['num_sentences']} sentences, beam {search['beam_size']}, "
+        f"length penalty {search['length_penalty']}, {report['translation_seconds']:.1f} s",
+        *(str(score) for score in scores.values()),
+        f"  {scores['bleu'].detail}",
+        "",
+        "BLEU by source length:",
+        format_length_table(buckets),
+    ]
+    if pronouns is not None:
+        lines += ["", str(pronouns)]
+    return "\n".join(lines)
+
+
+@hydra.main(config_path="pkg://nmt.configs", config_name="evaluate", version_base=None)
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    quiet_third_party_logs()
+    datasets.disable_progress_bars()  # loading and cleaning a split is quick; the bars would bury the scores
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

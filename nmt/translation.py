@@ -1,0 +1,237 @@
+"""Raw text in, detokenized text out: the one translation path of the project.
+
+Validation during training, `nmt-evaluate` and `nmt-translate` all go through
+`Translator`, so a checkpoint gets the same output (and the same BLEU) whichever
+command produced it. Sentences are decoded in length-sorted batches and put
+back in input order; a sentence's output never depends on the other sentences
+in the file, so translating one line alone gives the same output as in a file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from nmt.checkpoint import Checkpoint, load_checkpoint, restore_model, restore_tokenizer
+from nmt.data.batching import Batch, collate, sorted_batches
+from nmt.data.tokenizer import Tokenizer
+from nmt.decoding import Hypothesis, beam_search, greedy_search, sequence_log_probs, target_token_cap
+from nmt.errors import NMTError
+from nmt.models.seq2seq import Seq2Seq
+from nmt.tokens import EOS_ID, UNK_ID
+
+log = logging.getLogger(__name__)
+
+MAX_SENTENCES_PER_BATCH = 256  # bounds the decoder state of a batch of very short lines
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One hypothesis for one input line.
+
+    score: log-probability (divided by the length penalty under beam search).
+    attention (L, H, T', S): the decoder's weights, rows = tgt_pieces, columns =
+    src_pieces (the model's view of the line: its pieces and EOS); None unless requested.
+    """
+
+    text: str
+    score: float
+    tokens: list[int]
+    src_pieces: list[str]
+    tgt_pieces: list[str]
+    attention: Tensor | None = None
+
+
+class Translator:
+    """Translate raw sentences with a model and its tokenizer.
+
+    beam_size 1 is greedy search. Lines longer than the model's `max_src_len` or
+    than `max_src_tokens` (source pieces) are truncated with a warning; empty lines
+    give empty translations.
+    """
+
+    def __init__(
+        self,
+        model: Seq2Seq,
+        tokenizer: Tokenizer,
+        *,
+        beam_size: int,
+        length_penalty: float,
+        max_len_a: float,
+        max_len_b: int,
+        batch_tokens: int,
+        device: str | torch.device = "cpu",
+        max_src_tokens: int | None = None,
+    ) -> None:
+        if beam_size < 1:
+            raise NMTError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search or e.g. 5.")
+        if batch_tokens < 1:
+            raise NMTError(f"batch_tokens={batch_tokens} must be a positive number of source tokens per batch.")
+        if max_src_tokens is not None and max_src_tokens < 1:
+            raise NMTError(f"max_src_tokens={max_src_tokens} must be a positive number of source pieces or null.")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.beam_size = beam_size
+        self.length_penalty = length_penalty
+        self.max_len_a = max_len_a
+        self.max_len_b = max_len_b
+        self.batch_tokens = batch_tokens
+        self.device = torch.device(device)
+        self.max_src_tokens = max_src_tokens
+
+    def translate(self, texts: Sequence[str]) -> list[str]:
+        """The best translation of each line, in input order."""
+        return [nbest[0].text for nbest in self.translate_nbest(texts)]
+
+    def translate_nbest(
+        self, texts: Sequence[str], *, nbest: int = 1, return_attention: bool = False
+    ) -> list[list[Translation]]:
+        """For each line, its `nbest` best translations, best first (one empty translation for an empty line)."""
+        if not 1 <= nbest <= self.beam_size:
+            raise NMTError(
+                f"nbest={nbest} must be between 1 and beam_size={self.beam_size}; raise beam_size or lower nbest."
+            )
+        src_ids = self._encode(texts)
+        results: list[list[Translation]] = [[_empty_translation()] for _ in texts]
+        nonempty = [index for index, ids in enumerate(src_ids) if ids]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            lengths = [len(src_ids[index]) for index in nonempty]
+            for positions in sorted_batches(lengths, max_tokens=self.batch_tokens,
+                                            max_sentences=MAX_SENTENCES_PER_BATCH):
+                rows = [nonempty[int(p)] for p in positions]
+                batch = collate([src_ids[row] for row in rows], None, rows).to(self.device)
+                for row, hypotheses, src_row in zip(rows, self._search(batch, nbest, return_attention),
+                                                    self._source_ids(batch)):
+                    results[row] = [self._translation(h, src_row) for h in hypotheses]
+        finally:
+            self.model.train(was_training)
+        return results
+
+    def score(self, sources: Sequence[str], targets: Sequence[str]) -> list[float]:
+        """Teacher-forced log P(target | source) of each pair, EOS included (for contrastive evaluation)."""
+        if len(sources) != len(targets):
+            raise NMTError(f"{len(sources)} sources for {len(targets)} targets; score one target per source.")
+        src_ids = self._encode(sources)
+        tgt_ids = self._truncate(self.tokenizer.encode_tgt([text.strip() for text in targets]),
+                                 limit=target_token_cap(self.model), side="target")
+        scores = [0.0] * len(sources)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            lengths = [max(len(s), len(t)) for s, t in zip(src_ids, tgt_ids)]
+            for rows in sorted_batches(lengths, max_tokens=self.batch_tokens, max_sentences=MAX_SENTENCES_PER_BATCH):
+                rows = [int(row) for row in rows]
+                batch = collate([src_ids[r] for r in rows], [tgt_ids[r] for r in rows], rows).to(self.device)
+                for row, value in zip(rows, sequence_log_probs(self.model, batch).tolist()):
+                    scores[row] = value
+        finally:
+            self.model.train(was_training)
+        return scores
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Source ids per line, truncated to what the model accepts (with a warning per line)."""
+        return self._truncate(self.tokenizer.encode_src([text.strip() for text in texts]),
+                              limit=self._source_limit(), side="source")
+
+    @staticmethod
+    def _truncate(ids_per_line: list[list[int]], *, limit: int | None, side: str) -> list[list[int]]:
+        if limit is None:
+            return ids_per_line
+        for number, ids in enumerate(ids_per_line, start=1):
+            if len(ids) > limit:
+                log.warning("line %d has %d %s pieces, more than the limit of %d: using its first %d only",
+                            number, len(ids), side, limit, limit)
+        return [ids[:limit] for ids in ids_per_line]
+
+    def _source_limit(self) -> int | None:
+        """Most source pieces per line: the model's positions minus those collate adds, and max_src_tokens."""
+        limits = [self.max_src_tokens] if self.max_src_tokens is not None else []
+        if self.model.max_src_len is not None:
+            added = collate([[UNK_ID]], None, [0]).src.size(1) - 1  # positions collate adds (EOS)
+            limits.append(self.model.max_src_len - added)
+        return min(limits) if limits else None
+
+    def _search(self, batch: Batch, nbest: int, return_attention: bool) -> list[list[Hypothesis]]:
+        if self.beam_size == 1:
+            hypotheses = greedy_search(self.model, batch.src, batch.src_mask, max_len_a=self.max_len_a,
+                                       max_len_b=self.max_len_b, return_attention=return_attention)
+            return [[hypothesis] for hypothesis in hypotheses]
+        return beam_search(self.model, batch.src, batch.src_mask, beam_size=self.beam_size,
+                           length_penalty=self.length_penalty, max_len_a=self.max_len_a,
+                           max_len_b=self.max_len_b, nbest=nbest, return_attention=return_attention)
+
+    @staticmethod
+    def _source_ids(batch: Batch) -> list[list[int]]:
+        """The real (unpadded) source positions of each row, as the model saw them."""
+        return [row[mask].tolist() for row, mask in zip(batch.src.cpu(), batch.src_mask.cpu())]
+
+    def _translation(self, hypothesis: Hypothesis, src_ids: list[int]) -> Translation:
+        return Translation(
+            text=self.tokenizer.decode_tgt(hypothesis.tokens),
+            score=hypothesis.score,
+            tokens=hypothesis.tokens,
+            src_pieces=self.tokenizer.src_pieces(src_ids),
+            tgt_pieces=self.tokenizer.tgt_pieces([*hypothesis.tokens, EOS_ID]),
+            attention=hypothesis.attention,
+        )
+
+
+def _empty_translation() -> Translation:
+    return Translation(text="", score=0.0, tokens=[], src_pieces=[], tgt_pieces=[], attention=None)
+
+
+def pick_device(choice: str) -> torch.device:
+    """device=auto|cpu|cuda (or cuda:N): auto picks CUDA when present; CUDA without a GPU is a user error."""
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice != "cpu" and not choice.startswith("cuda"):
+        raise NMTError(f"device={choice} is not a device; use auto, cpu or cuda.")
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise NMTError(f"device={choice} but torch sees no CUDA device; use device=cpu or device=auto.")
+    return torch.device(choice)
+
+
+def load_for_translation(path: str | Path, *, device: torch.device) -> tuple[Checkpoint, Seq2Seq, Tokenizer]:
+    """The checkpoint at `path`, its model (eval mode, on `device`) and its tokenizer.
+
+    Anything that makes the file unusable is one `NMTError` sentence naming the file.
+    """
+    checkpoint = load_checkpoint(path)
+    try:
+        model = restore_model(checkpoint, device=device)
+        tokenizer = restore_tokenizer(checkpoint)
+    except NMTError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
+        raise NMTError(
+            f"checkpoint {path} cannot be used by this version of nmt ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:160] if str(error) else 'malformed'}); "
+            "re-train or use the nmt version that wrote it."
+        ) from None
+    sizes = (tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+    if sizes != (checkpoint.src_vocab_size, checkpoint.tgt_vocab_size):
+        raise NMTError(
+            f"checkpoint {path} holds a tokenizer with vocabularies {sizes} but a model for "
+            f"{(checkpoint.src_vocab_size, checkpoint.tgt_vocab_size)}; "
+            "the file is inconsistent, use another checkpoint."
+        )
+    return checkpoint, model, tokenizer
+
+
+def set_cpu_threads(threads: int) -> None:
+    """threads > 0: torch's intra-op CPU threads; 0 keeps torch's default (one per core).
+
+    Decoding runs many tiny operations; on a machine whose cores are busy with other
+    work, fewer threads are often much faster than the default.
+    """
+    if threads < 0:
+        raise NMTError(f"threads={threads} must be 0 (torch's default) or a positive number of CPU threads.")
+    if threads > 0:
+        torch.set_num_threads(threads)

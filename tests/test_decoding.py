@@ -1,0 +1,300 @@
+"""Greedy and beam search against a scripted model whose probabilities are set by hand.
+
+The scripted model looks up the next-token distribution by (sentence, prefix),
+sentence being the first source token, so beams, length penalties and limits can
+be worked out on paper. Prefixes the script does not list get the `default`
+distribution, or a random one seeded by the prefix (a complete random tree) for
+the parity tests.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from torch import Tensor
+
+from nmt.decoding import (
+    Hypothesis,
+    beam_search,
+    greedy_search,
+    length_penalty_gnmt,
+    max_lengths,
+    sequence_log_probs,
+)
+from nmt.errors import NMTError
+from nmt.models import build_model
+from nmt.models.seq2seq import Seq2Seq
+from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
+
+VOCAB_SIZE = 10
+Script = dict[int, dict[tuple[int, ...], dict[int, float]]]
+
+
+@dataclass(frozen=True)
+class ScriptedState:
+    sentence: Tensor                 # (B,) first source token
+    prefixes: tuple[tuple[int, ...], ...]
+    src_mask: Tensor                 # (B, S)
+
+    def select(self, indices: Tensor) -> ScriptedState:
+        rows = indices.tolist()
+        return ScriptedState(self.sentence[indices], tuple(self.prefixes[r] for r in rows), self.src_mask[indices])
+
+
+class ScriptedModel(Seq2Seq):
+    """P(next | sentence, prefix) from `script`; unlisted prefixes use `default` or a seeded random draw.
+
+    Listed probabilities are used as given; the rest of the mass is spread evenly over
+    the unlisted tokens other than PAD and BOS. Attention at step t is one-hot on
+    source position t modulo the sentence's real length (L = H = 1).
+    """
+
+    def __init__(self, script: Script | None = None, *, default: dict[int, float] | None = None,
+                 eos_bias: float = 0.0) -> None:
+        super().__init__()
+        self.script = script or {}
+        self.default = default
+        self.eos_bias = eos_bias
+        self.steps = 0  # rows processed by decode_step, to show finished sentences stop costing work
+
+    def encode(self, src: Tensor, src_mask: Tensor) -> ScriptedState:
+        return ScriptedState(src[:, 0], tuple(() for _ in range(src.size(0))), src_mask)
+
+    def decode_step(self, prev_tokens: Tensor, state: ScriptedState) -> tuple[Tensor, ScriptedState, Tensor]:
+        self.steps += prev_tokens.numel()
+        prefixes = tuple(p if t == BOS_ID else p + (t,) for p, t in zip(state.prefixes, prev_tokens.tolist()))
+        sentences = state.sentence.tolist()
+        log_probs = torch.stack([self._distribution(s, p) for s, p in zip(sentences, prefixes)]).log()
+        lengths = state.src_mask.sum(dim=1)                                     # (B,)
+        positions = torch.tensor([len(p) for p in prefixes]) % lengths          # (B,)
+        attn = torch.nn.functional.one_hot(positions, state.src_mask.size(1)).float()  # (B, S)
+        return log_probs, ScriptedState(state.sentence, prefixes, state.src_mask), attn[:, None, None, :]
+
+    def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
+        state, steps = self.encode(src, src_mask), []
+        for t in range(tgt_in.size(1)):
+            log_probs, state, _ = self.decode_step(tgt_in[:, t], state)
+            steps.append(log_probs)
+        return torch.stack(steps, dim=1)                                        # (B, T, V)
+
+    def _distribution(self, sentence: int, prefix: tuple[int, ...]) -> Tensor:
+        listed = self.script.get(sentence, {}).get(prefix, self.default)
+        if listed is None:
+            seed = zlib.crc32(repr((sentence, prefix)).encode())
+            logits = torch.randn(VOCAB_SIZE, generator=torch.Generator().manual_seed(seed))
+            logits[EOS_ID] += self.eos_bias * len(prefix)
+            logits[[PAD_ID, BOS_ID]] = float("-inf")
+            return logits.softmax(dim=0)
+        probs = torch.zeros(VOCAB_SIZE, dtype=torch.float64)
+        for token, p in listed.items():
+            probs[token] = p
+        rest = [t for t in range(VOCAB_SIZE) if t not in listed and t not in (PAD_ID, BOS_ID)]
+        probs[rest] = (1.0 - sum(listed.values())) / len(rest)
+        return probs.float()
+
+
+def source(*sentences: list[int]) -> tuple[Tensor, Tensor]:
+    """Right-padded (B, S) ids and mask from token lists."""
+    width = max(len(s) for s in sentences)
+    src = torch.tensor([s + [PAD_ID] * (width - len(s)) for s in sentences])
+    return src, src != PAD_ID
+
+
+def tokens_of(hypotheses: list[Hypothesis]) -> list[list[int]]:
+    return [h.tokens for h in hypotheses]
+
+
+# A beam of 2 finds [6] (0.45 * 0.9 = 0.405) where greedy takes 5 (0.55) and ends at 0.55 * 0.6 = 0.33.
+GREEDY_TRAP: Script = {4: {(): {5: 0.55, 6: 0.45}, (5,): {EOS_ID: 0.6, 9: 0.4}, (6,): {EOS_ID: 0.9}}}
+LOOP_ON_9 = {9: 0.99}  # unlisted prefixes continue with token 9 and almost never end
+
+
+def test_beam_finds_the_better_sequence_greedy_misses():
+    model = ScriptedModel(GREEDY_TRAP, default=LOOP_ON_9)
+    src, src_mask = source([4, 7, 7])
+    greedy = greedy_search(model, src, src_mask, max_len_a=0.0, max_len_b=5)
+    beam = beam_search(model, src, src_mask, beam_size=2, length_penalty=0.0, max_len_a=0.0, max_len_b=5)
+    assert greedy[0].tokens == [5]
+    assert greedy[0].score == pytest.approx(math.log(0.55 * 0.6), abs=1e-5)
+    assert beam[0][0].tokens == [6]
+    assert beam[0][0].score == pytest.approx(math.log(0.45 * 0.9), abs=1e-5)
+
+
+def test_beam_size_one_equals_greedy():
+    model = ScriptedModel(eos_bias=0.7)
+    src, src_mask = source([4, 5, 6, 7], [5, 8], [6, 9, 9, 9, 9, 9], [7])
+    greedy = greedy_search(model, src, src_mask, max_len_a=1.0, max_len_b=3)
+    beam = beam_search(model, src, src_mask, beam_size=1, length_penalty=0.0, max_len_a=1.0, max_len_b=3)
+    assert tokens_of(greedy) == [nbest[0].tokens for nbest in beam]
+    assert [h.score for h in greedy] == pytest.approx([nbest[0].score for nbest in beam], abs=1e-5)
+
+
+def test_batched_beam_equals_one_sentence_at_a_time():
+    model = ScriptedModel(eos_bias=0.5)
+    sentences = [[4, 5, 6, 7], [5, 8], [6, 9, 9, 9, 9, 9], [7], [8, 4, 4]]
+    src, src_mask = source(*sentences)
+    batched = beam_search(model, src, src_mask, beam_size=3, length_penalty=1.0,
+                          max_len_a=1.0, max_len_b=2, nbest=3, return_attention=True)
+    for sentence, together in zip(sentences, batched):
+        alone = beam_search(model, *source(sentence), beam_size=3, length_penalty=1.0,
+                            max_len_a=1.0, max_len_b=2, nbest=3, return_attention=True)[0]
+        assert tokens_of(together) == tokens_of(alone)
+        assert [h.score for h in together] == pytest.approx([h.score for h in alone], abs=1e-5)
+        for a, b in zip(together, alone):
+            assert torch.equal(a.attention, b.attention)
+
+
+def test_batched_greedy_equals_one_sentence_at_a_time():
+    model = ScriptedModel(eos_bias=0.5)
+    sentences = [[4, 5, 6, 7], [5, 8], [6, 9, 9, 9, 9, 9]]
+    batched = greedy_search(model, *source(*sentences), max_len_a=1.0, max_len_b=2)
+    alone = [greedy_search(model, *source(s), max_len_a=1.0, max_len_b=2)[0] for s in sentences]
+    assert tokens_of(batched) == tokens_of(alone)
+
+
+def test_length_penalty_ranks_as_worked_out_by_hand():
+    # short = 5 EOS:      p = 0.55 * 0.6              = 0.33,   2 tokens with EOS
+    # long  = 6 7 8 EOS:  p = 0.45 * 0.8 * 0.8 * 0.7  = 0.2016, 4 tokens with EOS
+    # alpha = 0: log 0.33 = -1.109 beats log 0.2016 = -1.601
+    # alpha = 2: -1.109 / (7/6)^2 = -0.815 loses to -1.601 / (9/6)^2 = -0.712
+    script: Script = {4: {(): {5: 0.55, 6: 0.45}, (5,): {EOS_ID: 0.6, 9: 0.4},
+                          (6,): {7: 0.8}, (6, 7): {8: 0.8}, (6, 7, 8): {EOS_ID: 0.7}}}
+    model = ScriptedModel(script, default=LOOP_ON_9)
+    src, src_mask = source([4, 7, 7])
+    kwargs = dict(beam_size=2, max_len_a=0.0, max_len_b=6, nbest=2)
+    raw = beam_search(model, src, src_mask, length_penalty=0.0, **kwargs)[0]
+    normalized = beam_search(model, src, src_mask, length_penalty=2.0, **kwargs)[0]
+    assert tokens_of(raw) == [[5], [6, 7, 8]]
+    assert tokens_of(normalized) == [[6, 7, 8], [5]]
+    assert normalized[0].score == pytest.approx(math.log(0.2016) / 1.5**2, abs=1e-5)
+    assert normalized[1].score == pytest.approx(math.log(0.33) / (7 / 6) ** 2, abs=1e-5)
+
+
+def test_gnmt_length_penalty_formula():
+    assert length_penalty_gnmt(1, 0.0) == 1.0
+    assert length_penalty_gnmt(1, 1.0) == 1.0
+    assert length_penalty_gnmt(7, 0.5) == pytest.approx(math.sqrt(2.0))
+
+
+def test_max_length_is_respected_per_sentence():
+    model = ScriptedModel(default=LOOP_ON_9)  # never wants to stop
+    src, src_mask = source([4, 5, 6, 7], [5, 8], [6])
+    expected = [int(0.5 * n + 3) for n in (4, 2, 1)]
+    assert max_lengths(src_mask, max_len_a=0.5, max_len_b=3).tolist() == expected
+    greedy = greedy_search(model, src, src_mask, max_len_a=0.5, max_len_b=3)
+    beam = beam_search(model, src, src_mask, beam_size=3, length_penalty=1.0, max_len_a=0.5, max_len_b=3, nbest=3)
+    assert [len(h.tokens) for h in greedy] == expected
+    for nbest, limit in zip(beam, expected):
+        assert all(len(h.tokens) <= limit for h in nbest)
+        assert len(nbest[0].tokens) == limit
+
+
+def test_a_model_with_fixed_target_positions_caps_the_length():
+    model = ScriptedModel(default=LOOP_ON_9)
+    model.max_tgt_len = 4  # decoder inputs BOS, t1, t2, t3: at most 3 tokens before EOS
+    src, src_mask = source([4, 5, 6, 7])
+    assert len(greedy_search(model, src, src_mask, max_len_a=2.0, max_len_b=5)[0].tokens) == 3
+    beam = beam_search(model, src, src_mask, beam_size=2, length_penalty=1.0, max_len_a=2.0, max_len_b=5)
+    assert len(beam[0][0].tokens) == 3
+
+
+def test_nothing_follows_eos_and_specials_are_never_generated():
+    script: Script = {4: {(): {PAD_ID: 0.5, BOS_ID: 0.3, 5: 0.1}}}
+    model = ScriptedModel(script, default={EOS_ID: 0.9})
+    src, src_mask = source([4, 4], [5, 6, 7])
+    for hypotheses in [greedy_search(model, src, src_mask, max_len_a=1.0, max_len_b=5),
+                       *beam_search(model, src, src_mask, beam_size=4, length_penalty=1.0,
+                                    max_len_a=1.0, max_len_b=5, nbest=4)]:
+        hypotheses = hypotheses if isinstance(hypotheses, list) else [hypotheses]
+        for hypothesis in hypotheses:
+            assert not {PAD_ID, BOS_ID, EOS_ID} & set(hypothesis.tokens)
+
+
+def test_scores_are_the_log_probability_of_the_tokens_then_eos():
+    from nmt.data.batching import collate
+
+    model = ScriptedModel(eos_bias=0.6)
+    sentences = [[4, 5, 6, 7], [5, 8], [6, 9, 9]]
+    hypotheses = greedy_search(model, *source(*sentences), max_len_a=1.0, max_len_b=2)
+    batch = collate(sentences, tokens_of(hypotheses), list(range(len(sentences))))
+    assert sequence_log_probs(model, batch).tolist() == pytest.approx([h.score for h in hypotheses], abs=1e-5)
+
+
+def test_nbest_lists_are_sorted_distinct_and_of_the_requested_size():
+    model = ScriptedModel(eos_bias=0.4)
+    beam = beam_search(model, *source([4, 5, 6], [7, 8]), beam_size=4, length_penalty=1.0,
+                       max_len_a=1.0, max_len_b=3, nbest=4)
+    for nbest in beam:
+        scores = [h.score for h in nbest]
+        assert len(nbest) == 4
+        assert scores == sorted(scores, reverse=True)
+        assert len({tuple(h.tokens) for h in nbest}) == 4
+
+
+def test_attention_covers_each_hypothesis_and_only_its_real_source():
+    model = ScriptedModel(eos_bias=0.5)
+    src, src_mask = source([4, 5, 6, 7, 8], [5, 8])
+    greedy = greedy_search(model, src, src_mask, max_len_a=1.0, max_len_b=2, return_attention=True)
+    beam = beam_search(model, src, src_mask, beam_size=2, length_penalty=1.0,
+                       max_len_a=1.0, max_len_b=2, nbest=2, return_attention=True)
+    for hypotheses in (greedy, [h for nbest in beam for h in nbest]):
+        for hypothesis, src_len in zip(hypotheses, [5, 2] if hypotheses is greedy else [5, 5, 2, 2]):
+            attention = hypothesis.attention
+            assert attention.shape == (1, 1, len(hypothesis.tokens) + 1, src_len)
+            assert torch.allclose(attention.sum(dim=-1), torch.ones(1, 1, len(hypothesis.tokens) + 1))
+    assert greedy_search(model, src, src_mask, max_len_a=1.0, max_len_b=2)[0].attention is None
+
+
+def test_finished_sentences_stop_costing_decoder_steps():
+    # Sentence 4 has its 2 finished hypotheses (EOS, then 5 EOS) after 2 steps;
+    # sentence 5 loops on token 9 up to its limit: 6 tokens then the forced EOS, 7 steps.
+    script: Script = {4: {(): {EOS_ID: 0.5, 5: 0.5}, (5,): {EOS_ID: 1.0}}}
+    model = ScriptedModel(script, default=LOOP_ON_9)
+    beam = beam_search(model, *source([4], [5]), beam_size=2, length_penalty=0.0, max_len_a=0.0, max_len_b=6)
+    assert tokens_of(beam[0]) == [[]]
+    assert beam[1][0].tokens == [9] * 6
+    # K = 2 rows per sentence and step: 2 steps for sentence 4, 7 for sentence 5.
+    assert model.steps == 2 * 2 + 7 * 2
+
+
+def test_bad_search_settings_are_user_errors():
+    model = ScriptedModel()
+    src, src_mask = source([4])
+    with pytest.raises(NMTError, match="beam_size=0"):
+        beam_search(model, src, src_mask, beam_size=0, length_penalty=1.0, max_len_a=1.0, max_len_b=1)
+    with pytest.raises(NMTError, match="nbest=3"):
+        beam_search(model, src, src_mask, beam_size=2, length_penalty=1.0, max_len_a=1.0, max_len_b=1, nbest=3)
+    with pytest.raises(NMTError, match="max_len_a=-1"):
+        greedy_search(model, src, src_mask, max_len_a=-1.0, max_len_b=1)
+
+
+PRESETS = Path(__file__).parents[1] / "configs" / "model"
+TINY = {
+    "transformer": dict(d_model=16, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ff_dim=32),
+    "rnn_bahdanau": dict(emb_dim=16, encoder_hidden_dim=8, decoder_hidden_dim=16),
+    "rnn_luong": dict(emb_dim=16, encoder_hidden_dim=8, decoder_hidden_dim=16),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(TINY))
+def test_real_models_decode_the_same_alone_and_in_a_padded_batch(preset):
+    torch.manual_seed(0)
+    config = {**yaml.safe_load((PRESETS / f"{preset}.yaml").read_text()), **TINY[preset]}
+    model = build_model(config, src_vocab_size=20, tgt_vocab_size=20).eval()
+    sentences = [[4, 5, 6, 7, 8, 9, EOS_ID], [10, 11, EOS_ID], [12, 13, 14, 15, EOS_ID]]
+    src, src_mask = source(*sentences)
+    kwargs = dict(max_len_a=1.0, max_len_b=3)
+    greedy = greedy_search(model, src, src_mask, **kwargs)
+    beam_one = beam_search(model, src, src_mask, beam_size=1, length_penalty=0.0, **kwargs)
+    assert tokens_of(greedy) == [nbest[0].tokens for nbest in beam_one]
+    batched = beam_search(model, src, src_mask, beam_size=3, length_penalty=1.0, nbest=2, **kwargs)
+    for sentence, together in zip(sentences, batched):
+        alone = beam_search(model, *source(sentence), beam_size=3, length_penalty=1.0, nbest=2, **kwargs)[0]
+        assert tokens_of(together) == tokens_of(alone)
+        assert [h.score for h in together] == pytest.approx([h.score for h in alone], abs=1e-4)

@@ -1,0 +1,86 @@
+"""nmt-evaluate: through `evaluate(cfg)` with composed configs, plus one real command run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from nmt.errors import NMTError
+from nmt.evaluate import evaluate
+from nmt.metrics import corpus_bleu
+from tiny_checkpoint import PAIRS, build_tiny_checkpoint, one_cpu_thread, write_corpus  # noqa: F401 (autouse)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("evaluate_cli")
+    build_tiny_checkpoint(directory)
+    return directory
+
+
+def config(run_dir: Path, *overrides: str):
+    with initialize_config_module(config_module="nmt.configs", version_base=None):
+        return compose("evaluate", overrides=[f"ckpt={run_dir / 'checkpoints' / 'best.pt'}",
+                                              f"paths.data_dir={run_dir / 'data'}", *overrides])
+
+
+def test_scores_print_with_signatures_and_are_written_beside_the_checkpoint(run_dir, capsys):
+    report = evaluate(config(run_dir, "beam_size=2"))
+    printed = capsys.readouterr().out
+    assert "BLEU = " in printed and "nrefs:1|case:mixed|eff:no|tok:13a" in printed
+    assert "chrF = " in printed and "TER = " in printed and "BLEU by source length" in printed
+    stem = run_dir / "checkpoints" / "best.tiny.test.beam2"
+    hypotheses = Path(f"{stem}.hyp.txt").read_text(encoding="utf-8").splitlines()
+    written = json.loads(Path(f"{stem}.scores.json").read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(report))
+    assert written["num_sentences"] == len(hypotheses) == 6  # the corpus stored in the checkpoint: its test split
+    references = [t for _, t in PAIRS[-6:]]
+    assert written["bleu"]["score"] == pytest.approx(corpus_bleu(hypotheses, references).score)
+    assert sum(row["sentences"] for row in written["bleu_by_length"]) == 6
+    assert written["pronoun_accuracy"] is None
+
+
+def test_a_data_preset_on_the_command_line_replaces_the_stored_corpus(run_dir, tmp_path):
+    other = write_corpus(tmp_path / "other")
+    report = evaluate(config(run_dir, "data=local", f"data.local_dir={other}", "data.name=other",
+                             "data.src_lang=en", "data.tgt_lang=fr", "split=validation", "beam_size=1",
+                             "max_sentences=3", f"output={tmp_path / 'scores'}"))
+    assert (report["corpus"], report["split"], report["num_sentences"]) == ("other", "validation", 3)
+    assert (tmp_path / "scores" / "best.other.validation.beam1.scores.json").is_file()
+
+
+def test_sample_corpus_reports_pronoun_accuracy(run_dir, tmp_path, capsys):
+    report = evaluate(config(run_dir, "data=sample", "data.sample_sizes.train=30", "data.sample_sizes.validation=5",
+                             "data.sample_sizes.test=5", "data.pronoun_test_size=8", "beam_size=1",
+                             f"output={tmp_path}"))
+    accuracy = report["pronoun_accuracy"]
+    assert accuracy["pairs"] == 8 and 0.0 <= accuracy["accuracy"] <= 1.0
+    assert sum(entry["pairs"] for entry in accuracy["per_pronoun"].values()) == 8
+    assert "pronoun accuracy = " in capsys.readouterr().out
+
+
+def test_user_mistakes_are_one_sentence_errors(run_dir):
+    with pytest.raises(NMTError, match="split=dev is not in corpus 'tiny'"):
+        evaluate(config(run_dir, "split=dev"))
+    with pytest.raises(NMTError, match="does not exist"):
+        evaluate(config(run_dir, f"ckpt={run_dir / 'nothing.pt'}"))
+    with initialize_config_module(config_module="nmt.configs", version_base=None):
+        no_checkpoint = compose("evaluate")
+    with pytest.raises(NMTError, match="no checkpoint given"):
+        evaluate(no_checkpoint)
+
+
+def test_command_prints_bleu_and_adds_no_run_directory(run_dir, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nmt.evaluate", f"ckpt={run_dir / 'checkpoints' / 'best.pt'}",
+         f"paths.data_dir={run_dir / 'data'}", "beam_size=1", "threads=1", f"output={tmp_path / 'scores'}"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "BLEU = " in result.stdout and "tok:13a" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores"]

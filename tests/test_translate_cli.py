@@ -1,0 +1,106 @@
+"""nmt-translate: through `translate(cfg)` with composed configs, plus two real command runs."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from nmt.errors import NMTError
+from nmt.translate import translate
+from tiny_checkpoint import PAIRS, build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (one_cpu_thread: autouse fixture)
+
+REPO = Path(__file__).parents[1]
+LINES = [PAIRS[0][0], "", PAIRS[1][0], PAIRS[2][0]]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("translate_cli"))
+
+
+def config(*overrides: str):
+    with initialize_config_module(config_module="nmt.configs", version_base=None):
+        return compose("translate", overrides=list(overrides))
+
+
+def run(*overrides: str, stdin: str = "") -> str:
+    stdout = io.StringIO()
+    translate(config(*overrides), stdin=io.StringIO(stdin), stdout=stdout)
+    return stdout.getvalue()
+
+
+def test_one_output_line_per_input_line_and_empty_lines_stay_empty(checkpoint):
+    output = run(f"ckpt={checkpoint}", "beam_size=2", stdin="".join(line + "\n" for line in LINES)).splitlines()
+    assert len(output) == len(LINES)
+    assert output[1] == ""
+    assert all(output[i] for i in (0, 2, 3))
+
+
+def test_text_input_file_and_stdin_give_the_same_translation(checkpoint, tmp_path):
+    from_text = run(f"ckpt={checkpoint}", f"text='{LINES[0]}'")
+    from_stdin = run(f"ckpt={checkpoint}", stdin=LINES[0] + "\n")
+    source, target = tmp_path / "in.txt", tmp_path / "out" / "hyp.txt"
+    source.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    assert run(f"ckpt={checkpoint}", f"input={source}", f"output={target}") == ""
+    from_file = target.read_text(encoding="utf-8").splitlines()
+    assert from_text == from_stdin and from_text.count("\n") == 1
+    assert from_file[0] == from_text.rstrip("\n") and len(from_file) == len(LINES)
+
+
+def test_nbest_lines_read_index_translation_score(checkpoint):
+    output = run(f"ckpt={checkpoint}", "beam_size=3", "nbest=3", stdin=f"{LINES[0]}\n{LINES[2]}\n").splitlines()
+    assert len(output) == 6
+    pattern = re.compile(r"^(\d+) \|\|\| (.*) \|\|\| (-?\d+\.\d{4})$")
+    matches = [pattern.match(line) for line in output]
+    assert all(matches)
+    assert [int(m.group(1)) for m in matches] == [0, 0, 0, 1, 1, 1]
+    scores = [float(m.group(3)) for m in matches[:3]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_plot_writes_one_heatmap_per_sentence(checkpoint, tmp_path):
+    run(f"ckpt={checkpoint}", f"text='{LINES[0]}'", f"plot={tmp_path / 'one.png'}")
+    assert (tmp_path / "one.png").stat().st_size > 1000
+    run(f"ckpt={checkpoint}", f"plot={tmp_path / 'many.png'}", "plot_layer=0", stdin="\n".join(LINES[:3]) + "\n")
+    # Named by line number; the empty line 2 has no attention to plot.
+    assert sorted(p.name for p in tmp_path.glob("many-*.png")) == ["many-1.png", "many-3.png"]
+
+
+def test_user_mistakes_are_one_sentence_errors(checkpoint, tmp_path):
+    with pytest.raises(NMTError, match="no checkpoint given"):
+        run()
+    with pytest.raises(NMTError, match="does not exist"):
+        run(f"ckpt={tmp_path / 'missing.pt'}")
+    with pytest.raises(NMTError, match="nbest=4 exceeds beam_size=2"):
+        run(f"ckpt={checkpoint}", "beam_size=2", "nbest=4")
+    with pytest.raises(NMTError, match="both text= and input="):
+        run(f"ckpt={checkpoint}", "text=hello", f"input={tmp_path}")
+    with pytest.raises(NMTError, match="plot_layer=5"):
+        run(f"ckpt={checkpoint}", "text=hello", f"plot={tmp_path / 'x.png'}", "plot_layer=5")
+
+
+def test_command_translates_stdin_and_leaves_no_run_directory(checkpoint, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nmt.translate", f"ckpt={checkpoint}", "beam_size=2", "threads=1"],
+        input="\n".join(LINES) + "\n", capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(LINES)
+    assert list(tmp_path.iterdir()) == []  # no outputs/, .hydra/ or log file where it ran
+
+
+def test_command_with_an_unreadable_checkpoint_exits_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00 not a checkpoint")
+    result = subprocess.run([sys.executable, "-m", "nmt.translate", f"ckpt={bad}", "text=hello"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: checkpoint") and "bad.pt" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

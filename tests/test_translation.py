@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from nmt.errors import NMTError
+from nmt.translation import Translator, load_for_translation, pick_device
+from tiny_checkpoint import MAX_POSITIONS, PAIRS, build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (autouse)
+
+SOURCES = [s for s, _ in PAIRS]
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    path = build_tiny_checkpoint(tmp_path_factory.mktemp("translation"))
+    _, model, tokenizer = load_for_translation(path, device=torch.device("cpu"))
+    return model, tokenizer
+
+
+def make_translator(parts, **overrides) -> Translator:
+    model, tokenizer = parts
+    settings = dict(beam_size=1, length_penalty=1.0, max_len_a=1.0, max_len_b=5, batch_tokens=40)
+    return Translator(model, tokenizer, **{**settings, **overrides})
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_batch_translation_equals_one_line_at_a_time_in_input_order(parts, beam_size):
+    # batch_tokens=40 splits the 12 lines over several length-sorted batches.
+    translator = make_translator(parts, beam_size=beam_size)
+    together = translator.translate(SOURCES)
+    alone = [translator.translate([line])[0] for line in SOURCES]
+    assert together == alone
+    assert len(set(together)) > 1  # different inputs, different outputs: the order is really tested
+
+
+def test_empty_lines_give_empty_translations(parts):
+    translator = make_translator(parts, beam_size=2)
+    outputs = translator.translate(["", SOURCES[0], "   ", SOURCES[1]])
+    assert outputs[0] == "" and outputs[2] == ""
+    assert outputs[1] == translator.translate([SOURCES[0]])[0]
+    assert translator.translate([]) == []
+
+
+def test_too_long_line_is_truncated_with_a_warning(parts, caplog):
+    translator = make_translator(parts, max_len_a=0.5)
+    long_line = " ".join(SOURCES * 3)
+    with caplog.at_level(logging.WARNING, logger="nmt.translation"):
+        [[translation]] = translator.translate_nbest([long_line], return_attention=True)
+    assert "line 1" in caplog.text and f"limit of {MAX_POSITIONS - 1}" in caplog.text
+    assert translation.attention.shape[-1] == MAX_POSITIONS  # 63 pieces + EOS
+
+
+def test_max_src_tokens_caps_sources_below_the_model_limit(parts, caplog):
+    translator = make_translator(parts, max_src_tokens=3)
+    with caplog.at_level(logging.WARNING, logger="nmt.translation"):
+        [[translation]] = translator.translate_nbest([SOURCES[4]], return_attention=True)
+    assert translation.src_pieces[-1] == "</s>" and len(translation.src_pieces) == 4
+    assert "limit of 3" in caplog.text
+
+
+def test_nbest_translations_carry_scores_pieces_and_attention(parts):
+    translator = make_translator(parts, beam_size=3)
+    results = translator.translate_nbest(SOURCES[:2], nbest=3, return_attention=True)
+    for line, nbest in zip(SOURCES[:2], results):
+        assert len(nbest) == 3
+        assert [t.score for t in nbest] == sorted((t.score for t in nbest), reverse=True)
+        best = nbest[0]
+        assert best.text == translator.translate([line])[0]
+        assert best.attention.shape == (2, 2, len(best.tgt_pieces), len(best.src_pieces))  # (L, H, T', S)
+        assert best.tgt_pieces[-1] == "</s>" and best.src_pieces[-1] == "</s>"
+
+
+def test_scores_of_given_targets_do_not_depend_on_the_batch(parts):
+    translator = make_translator(parts, batch_tokens=30)
+    targets = [t for _, t in PAIRS]
+    together = translator.score(SOURCES, targets)
+    alone = [translator.score([s], [t])[0] for s, t in zip(SOURCES, targets)]
+    assert together == pytest.approx(alone, abs=1e-4)
+    assert all(score < 0 for score in together)
+    with pytest.raises(NMTError, match="2 sources for 1 targets"):
+        translator.score(SOURCES[:2], targets[:1])
+
+
+def test_translation_runs_in_eval_mode_and_restores_the_training_mode(parts):
+    model, _ = parts
+    translator = make_translator(parts)
+    expected = translator.translate(SOURCES[:3])
+    model.train()  # dropout on: the output would change if translation did not switch it off
+    try:
+        assert translator.translate(SOURCES[:3]) == expected
+        assert model.training
+    finally:
+        model.eval()
+
+
+def test_bad_settings_and_checkpoints_are_user_errors(parts, tmp_path):
+    with pytest.raises(NMTError, match="nbest=4"):
+        make_translator(parts, beam_size=2).translate_nbest(["x"], nbest=4)
+    with pytest.raises(NMTError, match="batch_tokens=0"):
+        make_translator(parts, batch_tokens=0)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(NMTError, match="bad.pt"):
+        load_for_translation(bad, device=torch.device("cpu"))
+    with pytest.raises(NMTError, match="device=tpu"):
+        pick_device("tpu")
+    assert pick_device("cpu") == torch.device("cpu")
