@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/nmt-prepare data=sample
 	$(VENV)/bin/nmt-train experiment=sample_demo hydra.run.dir=$(DEMO_DIR)
 	$(VENV)/bin/nmt-evaluate ckpt=$(DEMO_DIR)/checkpoints/best.pt
-	echo "the little girls did not cross the river because they were too tired ." | \
+	echo "The cow did not cross the bridge because it was too tired." | \
 	  $(VENV)/bin/nmt-translate ckpt=$(DEMO_DIR)/checkpoints/best.pt
 
 test: $(STAMP)

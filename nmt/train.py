@@ -1,0 +1,88 @@
+"""nmt-train: prepare the corpus, build the model from its config group, train, save checkpoints.
+
+    nmt-train experiment=sample_demo
+    nmt-train model=rnn_luong model.score=general trainer.max_epochs=20
+    nmt-train -m model=rnn_bahdanau,rnn_luong,transformer trainer.max_time=00:20:00
+    nmt-train hydra.run.dir=outputs/run1 trainer.resume=true     # continue a killed run
+
+Each run writes into its Hydra output directory: .hydra/ (the resolved config),
+train.log, metrics.jsonl, tensorboard/, validation/ and checkpoints/.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from nmt.cli import quiet_third_party_logs, report_user_errors
+from nmt.data.batching import TokenizedSplit
+from nmt.data.corpus import CorpusConfig
+from nmt.data.pipeline import prepare_corpus
+from nmt.data.tokenizer import TokenizerConfig
+from nmt.errors import NMTError
+from nmt.models import build_model
+from nmt.trainer_config import TrainerConfig, configure_torch, resolve_device
+from nmt.training import RunInputs, Trainer, TrainingResult
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
+    """Train with a composed config; `output_dir` defaults to the Hydra run directory."""
+    output_dir = Path(output_dir if output_dir is not None else HydraConfig.get().runtime.output_dir)
+    config = TrainerConfig.from_dict(_plain(cfg.trainer))
+    device = resolve_device(config.device)
+    configure_torch(config, device)
+    corpus_config = CorpusConfig.from_dict(_plain(cfg.data))
+    tokenizer_config = TokenizerConfig.from_dict(_plain(cfg.tokenizer))
+    model_config = _plain(cfg.model)
+    corpus = prepare_corpus(corpus_config, tokenizer_config, data_dir=Path(cfg.paths.data_dir))
+    log.info("corpus:\n%s", corpus.summary)
+    tokenizer = corpus.tokenizer
+    model = build_model(model_config, src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size)
+    validation = corpus.splits["validation"]
+    inputs = RunInputs(
+        train=TokenizedSplit.from_dataset(corpus.splits["train"]),
+        validation=TokenizedSplit.from_dataset(validation),
+        validation_sources=list(validation["src"]), validation_references=list(validation["tgt"]),
+        tokenizer=tokenizer, model_config=model_config, data_config=corpus_config.to_dict(),
+        tokenizer_config=tokenizer_config.to_dict())
+    trainer = Trainer(model=model, inputs=inputs, config=config, device=device, output_dir=output_dir,
+                      resume_from=_resume_path(config.resume, output_dir))
+    return trainer.fit()
+
+
+def _resume_path(resume: bool | str, output_dir: Path) -> Path | None:
+    """trainer.resume: false -> None; true -> <run dir>/checkpoints/last.pt; a path -> that file."""
+    if resume is False or resume in ("false", "False", ""):
+        return None
+    path = output_dir / "checkpoints" / "last.pt" if resume is True or resume in ("true", "True") else Path(resume)
+    if not path.is_file():
+        raise NMTError(
+            f"trainer.resume={resume} but {path} does not exist; pass hydra.run.dir=<the run's directory> "
+            "with trainer.resume=true, or trainer.resume=<path to last.pt>."
+        )
+    return path
+
+
+def _plain(node: Any) -> dict[str, Any]:
+    return OmegaConf.to_container(node, resolve=True, throw_on_missing=True)  # type: ignore[return-value]
+
+
+@hydra.main(config_path="pkg://nmt.configs", config_name="config", version_base=None)
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    quiet_third_party_logs()
+    result = train(cfg)
+    best = "none" if result.best_value is None else f"{result.best_value:.2f} at step {result.best_step}"
+    print(f"trained {result.step} steps ({result.stop_reason}); best val {result.metric}: {best}; "
+          f"checkpoints in {result.checkpoint_dir}")
+
+
+if __name__ == "__main__":
+    main()

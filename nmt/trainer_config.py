@@ -1,0 +1,186 @@
+"""The trainer's settings and the process-wide set-up they imply (seeds, threads, device, RNG states).
+
+`TrainerConfig(**cfg.trainer)` is built once in the entry point; nothing below it
+sees a DictConfig. Defaults live in configs/trainer/default.yaml, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Literal, get_args
+
+import numpy as np
+import torch
+
+from nmt.errors import NMTError
+
+Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["32", "bf16"]
+ScheduleChoice = Literal["auto", "inverse_sqrt", "plateau", "constant"]
+Metric = Literal["bleu", "chrf", "loss"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainerConfig:
+    """Every key of the Hydra `trainer` group; see configs/trainer/default.yaml for units."""
+
+    seed: int
+    device: Device
+    precision: Precision
+    threads: int
+    compile: bool
+    deterministic: bool
+    batch_tokens: int
+    accumulate: int
+    lr: float
+    lr_schedule: ScheduleChoice
+    warmup_steps: int
+    plateau_factor: float
+    plateau_patience: int
+    min_lr: float
+    adam_betas: tuple[float, float]
+    adam_eps: float
+    weight_decay: float
+    label_smoothing: float
+    clip_grad_norm: float
+    max_epochs: int
+    max_steps: int
+    max_time: str | int | None
+    validate_every: int
+    val_max_sentences: int
+    val_batch_tokens: int
+    val_max_len_a: float
+    val_max_len_b: int
+    metric: Metric
+    patience: int
+    log_every: int
+    checkpoint_every: int
+    keep_checkpoints: int
+    resume: bool | str
+    tensorboard: bool
+
+    def __post_init__(self) -> None:
+        # YAML and the command line give precision=32 as an int; the choice is a string.
+        object.__setattr__(self, "precision", str(self.precision))
+        object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
+        choices_of = {"device": Device, "precision": Precision, "lr_schedule": ScheduleChoice, "metric": Metric}
+        for name, choices in choices_of.items():
+            value = getattr(self, name)
+            if value not in get_args(choices):
+                raise NMTError(f"trainer.{name}={value!r} is not valid; choose one of {', '.join(get_args(choices))}.")
+        for name in ("batch_tokens", "accumulate", "log_every", "val_batch_tokens"):
+            if getattr(self, name) < 1:
+                raise NMTError(f"trainer.{name}={getattr(self, name)} must be a positive integer.")
+        for name in ("max_epochs", "max_steps", "validate_every", "checkpoint_every", "keep_checkpoints", "patience",
+                     "warmup_steps", "threads", "val_max_sentences"):
+            if getattr(self, name) < 0:
+                raise NMTError(f"trainer.{name}={getattr(self, name)} must be 0 or more.")
+        if not self.lr > 0:
+            raise NMTError(f"trainer.lr={self.lr} must be a positive number.")
+        if not 0 <= self.label_smoothing < 1:
+            raise NMTError(f"trainer.label_smoothing={self.label_smoothing} must be in [0, 1).")
+        if not 0 < self.plateau_factor < 1:
+            raise NMTError(f"trainer.plateau_factor={self.plateau_factor} must be in (0, 1).")
+        max_time = self.max_time_seconds  # checks the format
+        if self.max_epochs == 0 and self.max_steps == 0 and max_time is None and self.patience == 0:
+            raise NMTError(
+                "trainer.max_epochs, trainer.max_steps, trainer.max_time and trainer.patience are all unset, "
+                "so training would never stop; set at least one of them."
+            )
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainerConfig:
+        """Build from the plain dict of cfg.trainer; a misspelt or missing key is one clear error."""
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise NMTError(f"trainer.{unknown[0]} is not a trainer setting; valid keys are {', '.join(sorted(known))}.")
+        missing = sorted(known - set(values))
+        if missing:
+            raise NMTError(f"trainer.{missing[0]} is missing; add it to the trainer config "
+                           "(see configs/trainer/default.yaml).")
+        return cls(**values)
+
+    @property
+    def max_time_seconds(self) -> float | None:
+        """trainer.max_time as seconds: "HH:MM:SS" (hours may pass 24), or a plain number of seconds."""
+        return parse_duration(self.max_time)
+
+
+def parse_duration(value: str | int | float | None) -> float | None:
+    """ "01:30:00" -> 5400.0; 90 -> 90.0; None -> None."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 01:30:00 as the base-60 integer 5400: already seconds.
+        seconds = float(value)
+    else:
+        match = re.fullmatch(r"(\d+):([0-5]?\d):([0-5]?\d)", str(value).strip())
+        if match is None:
+            raise NMTError(f"trainer.max_time={value!r} is not a duration; write it as HH:MM:SS, e.g. 00:20:00.")
+        hours, minutes, secs = (int(group) for group in match.groups())
+        seconds = float(hours * 3600 + minutes * 60 + secs)
+    if seconds <= 0:
+        raise NMTError(f"trainer.max_time={value!r} must be a positive duration such as 00:20:00.")
+    return seconds
+
+
+def resolve_device(choice: Device) -> torch.device:
+    """`auto` picks CUDA when present; `cuda` without a GPU is a user error."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise NMTError("trainer.device=cuda but torch sees no CUDA device; use trainer.device=cpu or auto.")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def configure_torch(config: TrainerConfig, device: torch.device) -> None:
+    """Threads, determinism and seeds, before the model is built so initial weights follow the seed."""
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    if config.deterministic:
+        if device.type == "cuda":
+            # cuBLAS needs a fixed workspace to be deterministic; it is read when CUDA starts.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.benchmark = False
+        # warn_only: an op without a deterministic kernel warns instead of stopping a long run.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    seed_everything(config.seed)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def rng_state() -> dict[str, Any]:
+    """The state of every random generator training touches, as plain containers and tensors."""
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(_as_tuples(state["python"]))
+    numpy_state = state["numpy"]
+    np.random.set_state(("MT19937", numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
+                         numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _as_tuples(value: Any) -> Any:
+    """random.setstate wants tuples all the way down."""
+    return tuple(_as_tuples(item) for item in value) if isinstance(value, (list, tuple)) else value

@@ -1,0 +1,359 @@
+"""The training loop: token batches, AdamW, schedules, validation, checkpoints, exact resume.
+
+A run is a sequence of optimizer updates over length-bucketed batches whose order
+depends only on (seed, epoch), so the whole state of a run at an update boundary is
+(weights, optimizer, schedule, early-stopping counters, step, epoch, batches consumed
+in the epoch, RNG states). `last.pt` stores exactly that, and a run resumed from it
+makes the same updates, bit for bit on CPU, as one that was never interrupted.
+
+Nothing in the hot loop reads a value back from the device: losses and the
+"first non-finite step" accumulate as tensors and are read at log intervals,
+validations and saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from nmt.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from nmt.data.batching import Batch, TokenizedSplit, token_batches
+from nmt.data.tokenizer import Tokenizer
+from nmt.errors import NMTError
+from nmt.loss import label_smoothed_loss
+from nmt.models.seq2seq import Seq2Seq
+from nmt.run_log import LossMeter, RunLogger
+from nmt.schedules import EarlyStopping, LearningRateSchedule
+from nmt.trainer_config import TrainerConfig, rng_state, set_rng_state
+from nmt.validation import Validator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """How a run ended: its last update, the best validation and where the checkpoints are."""
+
+    step: int
+    epoch: int
+    stop_reason: str
+    metric: str
+    best_value: float | None
+    best_step: int | None
+    checkpoint_dir: Path
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run trains on and the configs stored in every checkpoint (plain dicts, no DictConfig)."""
+
+    train: TokenizedSplit
+    validation: TokenizedSplit
+    validation_sources: list[str]
+    validation_references: list[str]
+    tokenizer: Tokenizer
+    model_config: dict[str, Any]
+    data_config: dict[str, Any]
+    tokenizer_config: dict[str, Any]
+
+
+def resolve_schedule(choice: str, model_config: dict[str, Any]) -> str:
+    """`auto`: inverse-sqrt warm-up for the Transformer, reduce-on-plateau for the RNNs."""
+    if choice != "auto":
+        return choice
+    return "inverse_sqrt" if str(model_config.get("_target_", "")).endswith("Transformer") else "plateau"
+
+
+class Trainer:
+    """Owns one run: model, optimizer, schedule, counters, and the run directory's outputs."""
+
+    def __init__(self, *, model: Seq2Seq, inputs: RunInputs, config: TrainerConfig, device: torch.device,
+                 output_dir: Path, resume_from: Path | None = None) -> None:
+        self.model, self.inputs, self.config, self.device = model.to(device), inputs, config, device
+        self.output_dir = Path(output_dir)
+        self.checkpoint_dir = self.output_dir / "checkpoints"
+        self.forward_model = torch.compile(self.model) if config.compile else self.model
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.adam_betas,
+                                           eps=config.adam_eps, weight_decay=config.weight_decay)
+        mode = "min" if config.metric == "loss" else "max"
+        self.schedule = LearningRateSchedule(
+            kind=resolve_schedule(config.lr_schedule, inputs.model_config), peak_lr=config.lr,
+            warmup_steps=config.warmup_steps, mode=mode, plateau_factor=config.plateau_factor,
+            plateau_patience=config.plateau_patience, min_lr=config.min_lr)
+        self.early_stopping = EarlyStopping(mode=mode, patience=config.patience)
+        self.validator = Validator(inputs=inputs, config=config, device=device, output_dir=self.output_dir,
+                                   max_positions=model.max_src_len)
+        self.step, self.epoch, self.batch_in_epoch = 0, 1, 0
+        self._max_time = config.max_time_seconds
+        self.elapsed_before = 0.0  # seconds trained before this process (resumed runs)
+        self.last_saved_step: int | None = None
+        self.last_validated_step: int | None = None
+        self.latest_metrics: dict[str, Any] = {}
+        self.interval_meter, self.validation_meter = LossMeter(device), LossMeter(device)
+        self._first_bad_step = torch.zeros((), dtype=torch.long, device=device)
+        self._rng_to_restore: dict[str, Any] | None = None
+        if resume_from is not None:
+            self._resume(resume_from)
+        elif (self.checkpoint_dir / "last.pt").exists():
+            log.warning("%s holds checkpoints of an earlier run; this new run overwrites them as it saves "
+                        "(trainer.resume=true would continue that run instead)", self.checkpoint_dir)
+        self.logger = RunLogger(self.output_dir, tensorboard=config.tensorboard,
+                                resumed_step=self.step if resume_from is not None else None)
+
+    # ------------------------------------------------------------------ loop
+
+    def fit(self) -> TrainingResult:
+        """Train until a stopping rule fires; validate and save last/best/periodic checkpoints on the way."""
+        if self._rng_to_restore is not None:
+            set_rng_state(self._rng_to_restore)
+            self._rng_to_restore = None
+        self._clock_start = time.monotonic()
+        log.info("training %s (%s parameters) on %s, lr schedule %s, from step %d", type(self.model).__name__,
+                 f"{self.model.num_parameters():,}", self.device, self.schedule.kind, self.step)
+        self.model.train()
+        stop_reason = self._stop_reason()
+        try:
+            while stop_reason is None:
+                stop_reason = self._train_epoch()
+                if stop_reason is None:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                    if self.config.validate_every == 0:
+                        self._validate_and_save()
+                    stop_reason = self._stop_reason()
+            if self.last_validated_step != self.step:
+                self._validate_and_save()
+            elif self.last_saved_step != self.step:
+                self._save(periodic=False, best=False)
+        finally:
+            self.logger.close()
+        log.info("stopped: %s at step %d (epoch %d); best val %s %s at step %s", stop_reason, self.step,
+                 self._epoch_of_last_update,
+                 self.config.metric, _fmt(self.early_stopping.best), self.early_stopping.best_step)
+        return TrainingResult(step=self.step, epoch=self._epoch_of_last_update, stop_reason=stop_reason,
+                              metric=self.config.metric,
+                              best_value=self.early_stopping.best, best_step=self.early_stopping.best_step,
+                              checkpoint_dir=self.checkpoint_dir)
+
+    def _train_epoch(self) -> str | None:
+        """Run the rest of the current epoch; returns a stop reason when one fires mid-epoch."""
+        batches = token_batches(self.inputs.train.src_lengths, self.inputs.train.tgt_lengths,
+                                batch_tokens=self.config.batch_tokens, shuffle=True,
+                                seed=self.config.seed, epoch=self.epoch)
+        progress = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch}", unit="batch",
+                        file=sys.stderr, disable=not sys.stderr.isatty(), leave=False, dynamic_ncols=True)
+        with progress:
+            while self.batch_in_epoch < len(batches):
+                group = batches[self.batch_in_epoch:self.batch_in_epoch + self.config.accumulate]
+                self._update([self.inputs.train.batch(indices) for indices in group])
+                self.batch_in_epoch += len(group)
+                progress.update(len(group))
+                if self.step % self.config.log_every == 0:
+                    progress.set_postfix_str(self._log_interval(), refresh=False)
+                if self.config.validate_every and self.step % self.config.validate_every == 0:
+                    self._validate_and_save()
+                elif self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
+                    started = time.monotonic()
+                    self._save(periodic=True, best=False)
+                    self.interval_meter.exclude(time.monotonic() - started)
+                    self.validation_meter.exclude(time.monotonic() - started)
+                reason = self._stop_reason()
+                if reason is not None:
+                    return reason
+        return None
+
+    def _update(self, batches: list[Batch]) -> None:
+        """One optimizer update from `batches` (gradient accumulation); the loss is a mean per target token."""
+        num_tokens = sum(batch.num_tgt_tokens for batch in batches)
+        total_loss = torch.zeros((), device=self.device)
+        nll_sum = torch.zeros((), device=self.device)
+        for batch in batches:
+            batch = batch.to(self.device, non_blocking=True)
+            with self._autocast():
+                logits = self.forward_model(batch.src, batch.src_mask, batch.tgt_in)   # (B, T, V)
+            loss, nll = label_smoothed_loss(logits, batch.tgt_out, smoothing=self.config.label_smoothing)
+            (loss / num_tokens).backward()
+            total_loss += loss.detach()
+            nll_sum = nll_sum + nll.detach()
+        if self.config.clip_grad_norm > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+            total_loss = total_loss + norm * 0.0  # a non-finite gradient norm marks the step bad too
+        self.step += 1
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.schedule.lr(self.step)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        bad = ~torch.isfinite(total_loss) & (self._first_bad_step == 0)
+        self._first_bad_step = torch.where(bad, self.step, self._first_bad_step)
+        self.interval_meter.add(nll_sum, num_tokens)
+        self.validation_meter.add(nll_sum, num_tokens)
+        if self.device.type == "cpu":
+            self._check_finite()  # reading a CPU tensor costs nothing: stop at the very step
+
+    def _stop_reason(self) -> str | None:
+        config = self.config
+        if config.max_steps and self.step >= config.max_steps:
+            return f"max_steps={config.max_steps} reached"
+        if self._max_time is not None and self.elapsed >= self._max_time:
+            return f"max_time={config.max_time} reached"
+        if self.early_stopping.should_stop:
+            return f"no improvement of val {config.metric} in {config.patience} validations (early stopping)"
+        if config.max_epochs and self.epoch > config.max_epochs:
+            return f"max_epochs={config.max_epochs} reached"
+        return None
+
+    # ------------------------------------------------------------ validation
+
+    def _validate_and_save(self) -> None:
+        """Validate, update best/early stopping/plateau, log, save; its time is left out of tokens/s."""
+        started = time.monotonic()
+        self._check_finite()
+        train_loss, tokens_per_s = self.validation_meter.read_and_reset()
+        scores = self.validator.run(self.model, step=self.step)
+        self.model.train()
+        value = scores[self.config.metric]
+        is_best = self.early_stopping.observe(value, step=self.step)
+        if self.schedule.observe(value):
+            log.info("val %s did not improve for %d validations: lr now %.3g",
+                     self.config.metric, self.config.plateau_patience, self.schedule.lr(self.step))
+        self.latest_metrics = {
+            "step": self.step, "epoch": self._epoch_of_last_update, "train_loss": _round(train_loss),
+            "val_loss": _round(scores["loss"]), "val_bleu": _round(scores["bleu"]), "val_chrf": _round(scores["chrf"]),
+            "lr": self.schedule.lr(self.step), "tokens_per_s": round(tokens_per_s, 1),
+            "elapsed_s": round(self.elapsed, 3), "best": is_best}
+        self.last_validated_step = self.step
+        self.logger.validation(self.latest_metrics)
+        periodic = self.config.checkpoint_every == 0 or self.step % self.config.checkpoint_every == 0
+        self._save(periodic=periodic, best=is_best)
+        for meter in (self.interval_meter, self.validation_meter):
+            meter.exclude(time.monotonic() - started)
+
+    # ----------------------------------------------------------- checkpoints
+
+    def _save(self, *, periodic: bool, best: bool) -> None:
+        """best.pt first, then last.pt: a kill in between resumes from the older last.pt and redoes the same steps."""
+        self._check_finite()
+        base = self._checkpoint(training_state=None)
+        if best:
+            save_checkpoint(self.checkpoint_dir / "best.pt", base)
+        full = replace(base, training_state=self._training_state())
+        if periodic and self.config.keep_checkpoints > 0:
+            save_checkpoint(self.checkpoint_dir / f"step-{self.step}.pt", full)
+            self._prune_periodic()
+        save_checkpoint(self.checkpoint_dir / "last.pt", full)
+        self.last_saved_step = self.step
+
+    def _checkpoint(self, *, training_state: dict[str, Any] | None) -> Checkpoint:
+        inputs = self.inputs
+        validation = {key: value for key, value in self.latest_metrics.items() if key.startswith("val_")}
+        metrics = {"step": self.step, "epoch": self._epoch_of_last_update, **validation}
+        return Checkpoint(
+            model_state=self.model.state_dict(), model_config=inputs.model_config,
+            src_vocab_size=inputs.tokenizer.src_vocab_size, tgt_vocab_size=inputs.tokenizer.tgt_vocab_size,
+            tokenizer_state=inputs.tokenizer.to_state(), data_config=inputs.data_config,
+            tokenizer_config=inputs.tokenizer_config, training_state=training_state, metrics=metrics)
+
+    def _training_state(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "elapsed_s": self.elapsed, "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(), "early_stopping": self.early_stopping.state_dict(),
+            "last_validated_step": self.last_validated_step, "latest_metrics": self.latest_metrics,
+            "rng": rng_state(), "trainer_config": {k: list(v) if isinstance(v, tuple) else v
+                                                   for k, v in asdict(self.config).items()},
+        }
+
+    def _prune_periodic(self) -> None:
+        """Keep the newest keep_checkpoints step-N.pt; files of a later step belong to an earlier run: left alone."""
+        steps = {int(match.group(1)): path for path in self.checkpoint_dir.glob("step-*.pt")
+                 if (match := re.fullmatch(r"step-(\d+)\.pt", path.name))}
+        for step in sorted(step for step in steps if step <= self.step)[:-self.config.keep_checkpoints]:
+            steps[step].unlink(missing_ok=True)
+
+    def _resume(self, path: Path) -> None:
+        checkpoint = load_checkpoint(path)
+        state = checkpoint.training_state
+        if state is None:
+            raise NMTError(f"trainer.resume={path} holds no training state (best.pt keeps weights only); "
+                           "resume from last.pt or a step-N.pt checkpoint.")
+        for name, saved, current in (("model", checkpoint.model_config, self.inputs.model_config),
+                                     ("data", checkpoint.data_config, self.inputs.data_config),
+                                     ("tokenizer", checkpoint.tokenizer_config, self.inputs.tokenizer_config)):
+            _require_same_config(name, saved, current, path=path)
+        self.model.load_state_dict(checkpoint.model_state)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.early_stopping.load_state_dict(state["early_stopping"])
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.elapsed_before = state["elapsed_s"]
+        self.last_validated_step, self.latest_metrics = state["last_validated_step"], state["latest_metrics"]
+        self.last_saved_step = self.step
+        self._rng_to_restore = state["rng"]  # set when fit() starts, so nothing in between can draw from it
+        log.info("resumed from %s at step %d (epoch %d, batch %d of the epoch)",
+                 path, self.step, self.epoch, self.batch_in_epoch)
+
+    # ------------------------------------------------------------- plumbing
+
+    @property
+    def _epoch_of_last_update(self) -> int:
+        """The epoch the latest update belongs to (self.epoch has already moved on at an epoch's end)."""
+        return self.epoch - 1 if self.batch_in_epoch == 0 and self.epoch > 1 else self.epoch
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training so far, including the processes this run was resumed from."""
+        return self.elapsed_before + time.monotonic() - self._clock_start
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
+                              enabled=self.config.precision == "bf16")
+
+    def _check_finite(self) -> None:
+        bad_step = int(self._first_bad_step)
+        if bad_step:
+            kept = (f"the last good checkpoint {self.checkpoint_dir / 'last.pt'} (step {self.last_saved_step}) is kept"
+                    if self.last_saved_step is not None else "no checkpoint had been written yet")
+            raise NMTError(f"the training loss became NaN or infinite at step {bad_step} and training stopped; {kept}; "
+                           f"lower trainer.lr (now {self.config.lr}), raise trainer.warmup_steps "
+                           "or set trainer.clip_grad_norm.")
+
+    def _log_interval(self) -> str:
+        """Read the interval's loss back from the device (the loop's only sync) and log one line."""
+        self._check_finite()
+        loss, tokens_per_s = self.interval_meter.read_and_reset()
+        lr = self.schedule.lr(self.step)
+        self.logger.interval(step=self.step, epoch=self._epoch_of_last_update, loss=loss, lr=lr,
+                             tokens_per_s=tokens_per_s, elapsed=self.elapsed)
+        return f"loss={loss:.3f} lr={lr:.2e} tok/s={_si(tokens_per_s)}"
+
+
+def _require_same_config(name: str, saved: dict[str, Any], current: dict[str, Any], *, path: Path) -> None:
+    if saved == current:
+        return
+    keys = sorted(set(saved) | set(current), key=str)
+    key = next(key for key in keys if saved.get(key) != current.get(key))
+    raise NMTError(
+        f"trainer.resume={path} was trained with {name}.{key}={saved.get(key)!r} but this run has "
+        f"{name}.{key}={current.get(key)!r}; resume with the same {name} settings or start a new run."
+    )
+
+
+def _si(value: float) -> str:
+    return f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.0f}"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 5)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.2f}"

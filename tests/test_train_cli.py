@@ -1,0 +1,142 @@
+"""nmt-train: every experiment composes, train(cfg) runs on a tiny sample corpus, SIGKILL + resume is exact."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from nmt.checkpoint import load_checkpoint
+from nmt.errors import NMTError
+from nmt.models import build_model
+from nmt.train import train
+
+REPO = Path(__file__).parents[1]
+EXPERIMENTS = sorted(path.stem for path in (REPO / "configs" / "experiment").glob("*.yaml"))
+# A tiny sample corpus and model: seconds per run on one CPU thread.
+TINY = [
+    "data.sample_sizes.train=300", "data.sample_sizes.validation=20", "data.sample_sizes.test=20",
+    "data.pronoun_test_size=0", "data.vocab_size=120",
+    "model.d_model=32", "model.num_heads=2", "model.num_encoder_layers=1", "model.num_decoder_layers=1",
+    "model.ff_dim=64", "trainer.batch_tokens=512", "trainer.warmup_steps=10", "trainer.lr=3e-3",
+    "trainer.max_epochs=0", "trainer.log_every=5", "trainer.threads=1", "trainer.tensorboard=false",
+]
+
+
+@pytest.fixture(autouse=True)
+def restore_torch_settings():
+    """train(cfg) sets process-wide torch threads and determinism; leave other tests as they were."""
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+
+
+def compose_config(overrides: list[str]):
+    with initialize_config_module(config_module="nmt.configs", version_base=None):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_and_builds_its_model(experiment):
+    cfg = compose_config([f"experiment={experiment}"])
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    model = build_model(model_config, src_vocab_size=cfg.data.vocab_size, tgt_vocab_size=cfg.data.vocab_size)
+    assert model.num_parameters() > 0
+    assert cfg.trainer.lr > 0
+
+
+def test_multi30k_experiments_translate_german_to_english():
+    for experiment in (name for name in EXPERIMENTS if name.startswith("multi30k")):
+        cfg = compose_config([f"experiment={experiment}"])
+        assert (cfg.data.name, cfg.data.src_lang, cfg.data.tgt_lang) == ("multi30k", "de", "en")
+
+
+def test_train_on_a_tiny_sample_corpus_writes_checkpoints_and_metrics(tmp_path):
+    cfg = compose_config([*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_steps=30",
+                          "trainer.validate_every=15"])
+    result = train(cfg, output_dir=tmp_path / "run")
+    assert result.step == 30
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in records] == [15, 30]
+    assert records[1]["val_loss"] < records[0]["val_loss"]
+    checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
+    assert checkpoint.model_config["_target_"] == "nmt.models.transformer.Transformer"
+    assert checkpoint.data_config["name"] == "sample"
+    assert checkpoint.tokenizer_state
+
+
+def test_resume_true_without_a_previous_run_says_where_it_looked(tmp_path):
+    cfg = compose_config([*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.resume=true"])
+    with pytest.raises(NMTError, match=r"trainer\.resume=True but .*last\.pt does not exist; pass hydra\.run\.dir"):
+        train(cfg, output_dir=tmp_path / "fresh")
+
+
+def run_cli(*overrides: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.Popen([sys.executable, "-m", "nmt.train", *overrides], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_run_killed_with_sigkill_and_resumed_ends_bitwise_equal_to_an_uninterrupted_run(tmp_path):
+    common = [*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_steps=40", "trainer.validate_every=20",
+              "trainer.checkpoint_every=3"]
+    whole = run_cli(*common, f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path)
+    assert whole.wait(timeout=300) == 0, whole.stdout.read()
+
+    killed_dir = tmp_path / "killed"
+    victim = run_cli(*common, f"hydra.run.dir={killed_dir}", cwd=tmp_path)
+    last = killed_dir / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at = load_checkpoint(last).training_state["step"]
+    assert killed_at < 40
+
+    resumed = run_cli(*common, f"hydra.run.dir={killed_dir}", "trainer.resume=true", cwd=tmp_path)
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt")
+    b = load_checkpoint(last)
+    assert b.training_state["step"] == 40
+    for name, tensor in a.model_state.items():
+        assert torch.equal(tensor, b.model_state[name]), name
+    steps = [json.loads(line)["step"] for line in (killed_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [20, 40]
+
+
+def test_multirun_gives_each_model_its_own_run_directory(tmp_path):
+    sweep = tmp_path / "sweep"
+    process = run_cli("-m", "model=rnn_plain,rnn_bahdanau", *[o for o in TINY if not o.startswith("model.")],
+                      f"paths.data_dir={tmp_path / 'data'}", "trainer.max_steps=2",
+                      "trainer.validate_every=2", "trainer.val_max_sentences=4",
+                      f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}", cwd=tmp_path)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 0, output
+    attention = [load_checkpoint(sweep / str(job) / "checkpoints" / "last.pt").model_config["attention"]
+                 for job in (0, 1)]
+    assert attention == ["none", "bahdanau"]
+    assert all((sweep / str(job) / "metrics.jsonl").is_file() for job in (0, 1))
+
+
+def test_user_mistake_on_the_command_line_is_one_line_without_traceback(tmp_path):
+    process = run_cli(*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.lr_schedule=cosine",
+                      f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 2
+    assert "error: trainer.lr_schedule='cosine' is not valid; choose one of auto, inverse_sqrt" in output
+    assert "Traceback" not in output

@@ -1,0 +1,80 @@
+"""Trainer settings: checked once, with errors that name the key; durations; RNG state round trip; the loss."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from nmt.errors import NMTError
+from nmt.loss import label_smoothed_loss
+from nmt.trainer_config import TrainerConfig, parse_duration, rng_state, set_rng_state
+
+DEFAULTS = yaml.safe_load((Path(__file__).parents[1] / "configs" / "trainer" / "default.yaml").read_text())
+
+
+def test_default_yaml_builds_a_config_with_every_key():
+    config = TrainerConfig.from_dict(dict(DEFAULTS))
+    assert config.precision == "32"
+    assert config.adam_betas == (0.9, 0.98)
+
+
+def test_precision_given_as_an_integer_is_accepted():
+    assert TrainerConfig.from_dict({**DEFAULTS, "precision": 32}).precision == "32"
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("lr_schedule", "cosine", r"trainer\.lr_schedule='cosine' is not valid; choose one of auto, inverse_sqrt"),
+    ("precision", "fp16", r"trainer\.precision='fp16' is not valid"),
+    ("metric", "ter", r"trainer\.metric='ter' is not valid"),
+    ("batch_tokens", 0, r"trainer\.batch_tokens=0 must be a positive integer"),
+    ("label_smoothing", 1.0, r"trainer\.label_smoothing=1\.0 must be in \[0, 1\)"),
+    ("max_time", "20 minutes", r"trainer\.max_time='20 minutes' is not a duration; write it as HH:MM:SS"),
+])
+def test_bad_value_names_the_key_and_the_fix(key, value, message):
+    with pytest.raises(NMTError, match=message):
+        TrainerConfig.from_dict({**DEFAULTS, key: value})
+
+
+def test_misspelt_key_is_refused_with_the_valid_ones():
+    with pytest.raises(NMTError, match=r"trainer\.max_step is not a trainer setting; valid keys are .*max_steps"):
+        TrainerConfig.from_dict({**DEFAULTS, "max_step": 10})
+
+
+def test_training_that_could_never_stop_is_refused():
+    with pytest.raises(NMTError, match="would never stop"):
+        TrainerConfig.from_dict({**DEFAULTS, "max_epochs": 0, "max_steps": 0, "max_time": None, "patience": 0})
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("00:20:00", 1200.0), ("36:00:05", 129605.0), (1200, 1200.0),
+                                               (None, None)])
+def test_durations_parse_to_seconds(value, seconds):
+    assert parse_duration(value) == seconds
+
+
+def test_rng_state_round_trip_replays_every_generator():
+    random.seed(3), np.random.seed(3), torch.manual_seed(3)
+    state = rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(2))
+    np.random.randn()  # leave numpy with a cached gaussian to restore too
+    set_rng_state(state)
+    second = (random.random(), np.random.rand(), torch.rand(2))
+    assert first[:2] == second[:2]
+    assert torch.equal(first[2], second[2])
+
+
+def test_loss_matches_torch_cross_entropy_with_label_smoothing_and_ignores_padding():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 7)
+    target = torch.tensor([[4, 5, 3], [6, 3, 0]])  # PAD_ID = 0 in the last position
+    loss, nll = label_smoothed_loss(logits, target, smoothing=0.1)
+    expected = torch.nn.functional.cross_entropy(logits.view(-1, 7), target.view(-1), ignore_index=0,
+                                                 label_smoothing=0.1, reduction="sum")
+    expected_nll = torch.nn.functional.cross_entropy(logits.view(-1, 7), target.view(-1), ignore_index=0,
+                                                     reduction="sum")
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert nll.item() == pytest.approx(expected_nll.item(), rel=1e-5)

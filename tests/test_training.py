@@ -1,0 +1,228 @@
+"""The training loop on a toy reversal task: learning, outputs, exact resume, stopping rules, NaN stop."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import nmt.training
+from nmt.checkpoint import load_checkpoint, save_checkpoint
+from nmt.data.batching import TokenizedSplit
+from nmt.data.tokenizer import TokenizerConfig, train_tokenizer
+from nmt.errors import NMTError
+from nmt.models import build_model
+from nmt.trainer_config import TrainerConfig, seed_everything
+from nmt.training import RunInputs, Trainer
+
+DEFAULTS = yaml.safe_load((Path(__file__).parents[1] / "configs" / "trainer" / "default.yaml").read_text())
+TINY_TRANSFORMER = {
+    "_target_": "nmt.models.transformer.Transformer", "d_model": 32, "num_heads": 2, "num_encoder_layers": 1,
+    "num_decoder_layers": 1, "ff_dim": 64, "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0,
+    "norm": "pre", "positions": "sinusoidal", "max_positions": 64, "scale_embeddings": True,
+    "tie_embeddings": "decoder",
+}
+TINY_RNN = {
+    "_target_": "nmt.models.rnn.RNNSeq2Seq", "cell": "gru", "emb_dim": 16, "encoder_hidden_dim": 16,
+    "encoder_layers": 1, "decoder_hidden_dim": 32, "decoder_layers": 1, "attention": "bahdanau", "bridge": True,
+    "dropout": 0.1, "tie_embeddings": "none",
+}
+WORDS = "red blue green black white small big old new fast slow happy".split()
+
+
+def reversal_pairs(count: int, *, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(count):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(2, 6))]
+        pairs.append((" ".join(words), " ".join(reversed(words))))
+    return pairs
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and a shared machine cannot oversubscribe it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def toy_inputs() -> RunInputs:
+    train, validation = reversal_pairs(400, seed=1), reversal_pairs(24, seed=2)
+    tokenizer_config = TokenizerConfig(model_type="bpe", vocab_size=40, joint=True, character_coverage=1.0,
+                                       input_sentence_size=10_000, seed=0, num_threads=1)
+    tokenizer = train_tokenizer(tokenizer_config, src_sentences=[s for s, _ in train],
+                                tgt_sentences=[t for _, t in train])
+
+    def split(pairs):
+        return TokenizedSplit.from_lists(tokenizer.encode_src([s for s, _ in pairs]),
+                                         tokenizer.encode_tgt([t for _, t in pairs]))
+
+    return RunInputs(train=split(train), validation=split(validation),
+                     validation_sources=[s for s, _ in validation], validation_references=[t for _, t in validation],
+                     tokenizer=tokenizer, model_config=TINY_TRANSFORMER, data_config={"name": "toy"},
+                     tokenizer_config=tokenizer_config.to_dict())
+
+
+def trainer_config(**overrides) -> TrainerConfig:
+    settings = {**DEFAULTS, "batch_tokens": 256, "lr": 3e-3, "warmup_steps": 10, "max_epochs": 0, "max_steps": 12,
+                "validate_every": 4, "log_every": 2, "patience": 0, "tensorboard": False, "deterministic": True}
+    return TrainerConfig.from_dict({**settings, **overrides})
+
+
+def make_trainer(inputs: RunInputs, output_dir: Path, *, resume_from: Path | None = None, model_config=None,
+                 **overrides) -> Trainer:
+    config = trainer_config(**overrides)
+    seed_everything(config.seed)
+    model_config = model_config or inputs.model_config
+    inputs = RunInputs(**{**inputs.__dict__, "model_config": model_config})
+    model = build_model(model_config, src_vocab_size=inputs.tokenizer.src_vocab_size,
+                        tgt_vocab_size=inputs.tokenizer.tgt_vocab_size)
+    return Trainer(model=model, inputs=inputs, config=config, device=torch.device("cpu"), output_dir=output_dir,
+                   resume_from=resume_from)
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(run_dir / "checkpoints" / "last.pt").model_state
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_training_learns_and_writes_every_output(tmp_path, toy_inputs):
+    result = make_trainer(toy_inputs, tmp_path, max_steps=60, validate_every=20, keep_checkpoints=2,
+                          tensorboard=True).fit()
+    assert (result.step, result.stop_reason) == (60, "max_steps=60 reached")
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [20, 40, 60]
+    assert set(records[0]) >= {"step", "epoch", "train_loss", "val_loss", "val_bleu", "val_chrf", "tokens_per_s",
+                               "elapsed_s"}
+    assert records[-1]["val_loss"] < records[0]["val_loss"]
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert checkpoints == ["best.pt", "last.pt", "step-40.pt", "step-60.pt"]
+    best = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    assert best.training_state is None and best.metrics["step"] == result.best_step
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt").training_state["step"] == 60
+    hypotheses = (tmp_path / "validation" / "step-60.txt").read_text().splitlines()
+    assert len(hypotheses) == len(toy_inputs.validation_sources)
+    assert any((tmp_path / "tensorboard").iterdir())
+
+
+def test_stopped_then_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path, toy_inputs):
+    make_trainer(toy_inputs, tmp_path / "whole", max_steps=12, accumulate=2).fit()
+    make_trainer(toy_inputs, tmp_path / "parts", max_steps=8, accumulate=2).fit()
+    resumed = make_trainer(toy_inputs, tmp_path / "parts", max_steps=12, accumulate=2,
+                           resume_from=tmp_path / "parts" / "checkpoints" / "last.pt")
+    assert resumed.step == 8
+    torch.manual_seed(12345)  # the resume must restore the RNG, not rely on the process's state
+    resumed.fit()
+    assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "parts"))
+    whole = (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()
+    parts = (tmp_path / "parts" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["val_loss"] for line in whole] == [json.loads(line)["val_loss"] for line in parts]
+
+
+def test_resume_across_an_epoch_boundary_restores_the_position_in_the_epoch(tmp_path, toy_inputs):
+    # 400 short pairs in 256-token batches: about 30 batches an epoch, so 45 steps cross it.
+    make_trainer(toy_inputs, tmp_path / "whole", max_steps=45, validate_every=0, checkpoint_every=5).fit()
+    make_trainer(toy_inputs, tmp_path / "parts", max_steps=25, validate_every=0, checkpoint_every=5).fit()
+    state = load_checkpoint(tmp_path / "parts" / "checkpoints" / "last.pt").training_state
+    assert state["batch_in_epoch"] > 0
+    make_trainer(toy_inputs, tmp_path / "parts", max_steps=45, validate_every=0, checkpoint_every=5,
+                 resume_from=tmp_path / "parts" / "checkpoints" / "last.pt").fit()
+    assert load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt").training_state["epoch"] == 2
+    assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "parts"))
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, toy_inputs, monkeypatch):
+    calls = {"count": 0}
+    real_loss = nmt.training.label_smoothed_loss
+
+    def loss_that_overflows_at_update_7(logits, target, *, smoothing):
+        calls["count"] += 1
+        loss, nll = real_loss(logits, target, smoothing=smoothing)
+        return (loss * float("inf"), nll) if calls["count"] >= 7 else (loss, nll)
+
+    monkeypatch.setattr(nmt.training, "label_smoothed_loss", loss_that_overflows_at_update_7)
+    trainer = make_trainer(toy_inputs, tmp_path, max_steps=20, validate_every=0, checkpoint_every=3, log_every=5)
+    with pytest.raises(NMTError, match=r"NaN or infinite at step 7 .*last\.pt \(step 6\) is kept") as error:
+        trainer.fit()
+    assert "\n" not in str(error.value)
+    saved = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert saved.training_state["step"] == 6
+    assert all(torch.isfinite(tensor).all() for tensor in saved.model_state.values())
+
+
+def test_early_stopping_ends_the_run_after_patience_validations_without_improvement(tmp_path, toy_inputs):
+    # A learning rate this small cannot change the greedy output: BLEU never improves on the first validation.
+    result = make_trainer(toy_inputs, tmp_path, lr=1e-9, max_steps=100, validate_every=2, patience=2).fit()
+    assert result.step == 6
+    assert "early stopping" in result.stop_reason
+    assert result.best_step == 2
+
+
+def test_max_epochs_stops_at_the_end_of_an_epoch(tmp_path, toy_inputs):
+    result = make_trainer(toy_inputs, tmp_path, max_steps=0, max_epochs=1, validate_every=0).fit()
+    assert result.stop_reason == "max_epochs=1 reached"
+    assert result.epoch == 1
+    state = load_checkpoint(tmp_path / "checkpoints" / "last.pt").training_state
+    assert (state["epoch"], state["batch_in_epoch"]) == (2, 0)
+
+
+def test_rnn_with_bf16_autocast_plateau_schedule_and_accumulation_trains(tmp_path, toy_inputs):
+    result = make_trainer(toy_inputs, tmp_path, model_config=TINY_RNN, precision="bf16", lr_schedule="auto",
+                          accumulate=2, max_steps=6, validate_every=3).fit()
+    assert result.step == 6
+    record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["val_loss"] == pytest.approx(record["val_loss"])  # finite, not NaN
+    trainer = make_trainer(toy_inputs, tmp_path / "other", model_config=TINY_RNN)
+    assert trainer.schedule.kind == "plateau"
+
+
+def test_resume_with_another_model_config_names_the_differing_key(tmp_path, toy_inputs):
+    make_trainer(toy_inputs, tmp_path, max_steps=2, validate_every=2).fit()
+    changed = {**TINY_TRANSFORMER, "dropout": 0.3}
+    with pytest.raises(NMTError, match=r"model\.dropout=0\.1 but this run has model\.dropout=0\.3"):
+        make_trainer(toy_inputs, tmp_path, model_config=changed,
+                     resume_from=tmp_path / "checkpoints" / "last.pt")
+
+
+def test_resume_from_a_weights_only_checkpoint_is_refused(tmp_path, toy_inputs):
+    make_trainer(toy_inputs, tmp_path, max_steps=2, validate_every=2).fit()
+    with pytest.raises(NMTError, match=r"best\.pt holds no training state"):
+        make_trainer(toy_inputs, tmp_path, resume_from=tmp_path / "checkpoints" / "best.pt")
+
+
+def test_best_checkpoint_restores_a_model_that_translates_like_the_trained_one(tmp_path, toy_inputs):
+    from nmt.checkpoint import restore_model, restore_tokenizer
+    from nmt.translation import Translator
+
+    trainer = make_trainer(toy_inputs, tmp_path, max_steps=8, validate_every=8)
+    trainer.fit()
+    checkpoint = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    model, tokenizer = restore_model(checkpoint, device="cpu"), restore_tokenizer(checkpoint)
+    translator = Translator(model, tokenizer, beam_size=1, length_penalty=0.0, max_len_a=1.5, max_len_b=10,
+                            batch_tokens=8000)
+    logged = (tmp_path / "validation" / "step-8.txt").read_text().splitlines()
+    assert translator.translate(toy_inputs.validation_sources) == logged
+    save_checkpoint(tmp_path / "copy.pt", checkpoint)
+    assert load_checkpoint(tmp_path / "copy.pt").model_config == TINY_TRANSFORMER
+
+
+def test_periodic_pruning_keeps_the_newest_and_leaves_an_earlier_runs_files_alone(tmp_path, toy_inputs):
+    stale = tmp_path / "checkpoints" / "step-999.pt"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an earlier run's checkpoint")
+    make_trainer(toy_inputs, tmp_path, max_steps=8, validate_every=0, checkpoint_every=2, keep_checkpoints=2).fit()
+    names = sorted(path.name for path in (tmp_path / "checkpoints").glob("step-*.pt"))
+    assert names == ["step-6.pt", "step-8.pt", "step-999.pt"]
