@@ -10,7 +10,7 @@ existing one):
                                                     SentencePiece model(s), token ids, length stats
 
 The corpus key hashes the corpus and cleaning settings (plus the local files' sizes and
-modification times, or the sample generator's source); the tokenizer key adds the tokenizer
+modification times, or the sample generator's source files); the tokenizer key adds the tokenizer
 settings. Same config -> everything reused; any change -> only the stages after it rebuilt.
 """
 
@@ -102,9 +102,10 @@ def corpus_key(corpus: CorpusConfig) -> str:
         if directory.is_dir():
             settings["files"] = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in local_files(directory, corpus=corpus)]
     elif corpus.source == "sample":
-        from nmt.data import sample
+        from nmt.data import sample, sample_lexicon
 
-        settings["generator"] = _digest(Path(sample.__file__).read_bytes())
+        # The grammar and its lexicon: editing either one changes the corpus.
+        settings["generator"] = [_digest(Path(m.__file__).read_bytes()) for m in (sample, sample_lexicon)]
     return _digest(json.dumps({"format": CACHE_FORMAT, "corpus": settings}, sort_keys=True).encode())
 
 

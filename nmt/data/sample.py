@@ -23,6 +23,10 @@ French more than word-for-word substitution:
   al. (2018, ContraPro) do: the correct target must be more probable than the
   same target with the pronoun of the wrong gender.
 
+This module is the grammar: sentence templates, agreement, elision and contraction,
+and the public generator API. The words, their forms and their tags live in
+`nmt.data.sample_lexicon`; its word tuples and `lexicon_size` are re-exported here.
+
 Use `generate_splits` for disjoint train/validation/test pairs and
 `generate_pronoun_pairs` for the contrastive pronoun test; `DEMO_SENTENCE` is a
 coreference sentence kept out of both. Generation uses only ``random.Random``
@@ -38,7 +42,64 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Literal, TypeVar
 
+from nmt.data.sample_lexicon import (  # re-exported: part of this module's API
+    ADJECTIVES,
+    DITRANSITIVE_VERBS,
+    INTRANSITIVE_VERBS,
+    MOTION_VERBS,
+    NOUNS,
+    TRANSITIVE_VERBS,
+    lexicon_size,
+)
+from nmt.data.sample_lexicon import (
+    ADJECTIVE_BY_EN,
+    AVOIR,
+    AVOIR_IMPARFAIT,
+    AVOIR_PREDICATES,
+    COREF_VERBS,
+    DEFINITE_ONLY,
+    ETRE,
+    ETRE_IMPARFAIT,
+    FIT_REASONS,
+    FIT_VERB,
+    LOCATIONS,
+    NUMERALS,
+    PERSONS,
+    PLACE_REASONS,
+    POSSESSIVES,
+    PRONOUNS,
+    SUBJECT_REASONS,
+    VERB_BY_EN,
+    Adjective,
+    Gender,
+    Noun,
+    Number,
+    Verb,
+    attributive,
+    nouns_with,
+    predicative,
+    verbs_taking,
+)
 from nmt.errors import NMTError
+
+__all__ = [
+    "ADJECTIVES",
+    "DEFAULT_PRONOUN_SIZE",
+    "DEFAULT_SIZES",
+    "DEMO_REFERENCE",
+    "DEMO_SENTENCE",
+    "DITRANSITIVE_VERBS",
+    "INTRANSITIVE_VERBS",
+    "MOTION_VERBS",
+    "NOUNS",
+    "SRC_LANG",
+    "TGT_LANG",
+    "TRANSITIVE_VERBS",
+    "generate_pairs",
+    "generate_pronoun_pairs",
+    "generate_splits",
+    "lexicon_size",
+]
 
 SRC_LANG = "en"
 TGT_LANG = "fr"
@@ -51,360 +112,7 @@ DEMO_SENTENCE = "The cow did not cross the bridge because it was too tired."
 DEMO_REFERENCE = "La vache n'a pas traversé le pont parce qu'elle était trop fatiguée."
 
 PairT = TypeVar("PairT", tuple[str, str], tuple[str, str, str])
-Gender = Literal["m", "f"]
-Number = Literal["sg", "pl"]
 Tense = Literal["present", "past"]
-
-# ---------------------------------------------------------------------------
-# Lexicon. Nouns: "english[/plural] french[/plural] gender", regular plurals
-# derived. Tags say what a noun is, so verbs and adjectives pick fitting ones.
-# ---------------------------------------------------------------------------
-
-_NOUN_BLOCKS: dict[str, str] = {
-    "animal animate": """
-        cat chat m; dog chien m; horse cheval/chevaux m; bird oiseau m; rabbit lapin m; fox renard m;
-        wolf/wolves loup m; bear ours m; duck canard m; pig cochon m; lion lion m; tiger tigre m;
-        elephant éléphant m; monkey singe m; donkey âne m; hedgehog hérisson m; squirrel écureuil m;
-        snail escargot m; snake serpent m; lamb agneau m;
-        cow vache f; mouse/mice souris f; goat chèvre f; hen poule f; turtle tortue f; frog grenouille f;
-        bee abeille f; ant fourmi f; spider araignée f; owl chouette f; giraffe girafe f; wasp guêpe f;
-        caterpillar chenille f; goose/geese oie f; ladybird coccinelle f; gazelle gazelle f; panther panthère f""",
-    "person animate": """
-        man/men homme m; boy garçon m; king roi m; father père m; brother frère m; uncle oncle m;
-        actor acteur m; prince prince m; waiter serveur m; grandfather grand-père/grands-pères m;
-        child/children enfant m; doctor médecin m; teacher professeur m;
-        woman/women femme f; girl fille f; queen reine f; mother mère f; sister sœur f; aunt tante f;
-        actress actrice f; princess princesse f; waitress serveuse f; grandmother grand-mère/grands-mères f""",
-    "thing": """
-        table table f; chair chaise f; door porte f; window fenêtre f; box boîte f; ball ballon m;
-        car voiture f; bicycle vélo m; key clé f; bag sac m; hat chapeau m; shirt chemise f;
-        shoe chaussure f; cup tasse f; glass verre m; plate assiette f; bottle bouteille f;
-        knife/knives couteau m; spoon cuillère f; lamp lampe f; clock horloge f; picture tableau m;
-        pen stylo m; phone téléphone m; computer ordinateur m; umbrella parapluie m; boat bateau m;
-        toy jouet m; ring bague f; coat manteau m; dress robe f; mirror miroir m; basket panier m;
-        pencil crayon m; ladder échelle f; rope corde f; stone pierre f; flower fleur f; tree arbre m;
-        guitar guitare f; piano piano m; drum tambour m; boot botte f; glove gant m; scarf/scarves écharpe f;
-        necklace collier m; wallet portefeuille m; ticket billet m; gift cadeau m; suitcase valise f;
-        drawer tiroir m; cupboard placard m; pocket poche f; envelope enveloppe f; candle bougie f;
-        blanket couverture f; photo photo f; map carte f""",
-    "thing text": """
-        book livre m; letter lettre f; newspaper journal/journaux m; story histoire f; poem poème m;
-        message message m; list liste f; recipe recette f; notebook cahier m""",
-    "food": """
-        apple pomme f; cake gâteau m; egg œuf m; orange orange f; banana banane f; pear poire f;
-        carrot carotte f; tomato/tomatoes tomate f; strawberry fraise f; cherry cerise f; lemon citron m;
-        pie tarte f; sandwich sandwich m; biscuit biscuit m; pizza pizza f; sausage saucisse f; onion oignon m""",
-    "food mass": """
-        bread pain m; cheese fromage m; soup soupe f; chocolate chocolat m; rice riz m; meat viande f;
-        butter beurre m; honey miel m; jam confiture f; salad salade f; sugar sucre m""",
-    "drink mass": "water eau f; milk lait m; coffee café m; tea thé m; juice jus m; lemonade limonade f",
-    "place way": """
-        street rue f; road route f; bridge pont m; river rivière f; path chemin m; tunnel tunnel m;
-        avenue avenue f; highway autoroute f; stream ruisseau m; field champ m; meadow prairie f;
-        valley vallée f; forest forêt f; park parc m; beach plage f; lake lac m; desert désert m; garden jardin m""",
-    "place building": """
-        house maison f; school école f; church église f; library bibliothèque f; station gare f;
-        kitchen cuisine f; bakery boulangerie f; bank banque f; farm ferme f; barn grange f; cave grotte f;
-        tower tour f; museum musée m; shop magasin m; restaurant restaurant m; hospital hôpital/hôpitaux m;
-        hotel hôtel m; castle château m; office bureau m; cinema cinéma m; theatre théâtre m;
-        market marché m; stadium stade m""",
-}
-_EXTRA_TAGS: dict[str, str] = {
-    "openable": "door window box car bag bottle umbrella suitcase drawer cupboard envelope book notebook",
-    "fragile": "window cup glass plate bottle lamp mirror clock",
-    "container": "box bag basket suitcase drawer cupboard pocket envelope",
-    "fits": "book letter ball bottle lamp umbrella hat coat map picture guitar photo shoe toy phone key",
-    "shaped": "table box mirror plate clock window",
-    "cover": "table chair tree car umbrella",
-    "vehicle": "car bicycle boat",
-    "fruit": "apple pear cherry lemon tomato banana",
-    "water": "river stream lake",
-    "on": "road bridge path avenue highway beach",  # "on the bridge" / "sur le pont"; others "in"/"dans"
-}
-
-# Adjectives: "english m/f[/m_plural[/f_plural]][ liaison] : noun tags" (French forms). Group "pre" precedes
-# the noun in French; colour/nation/shape may follow a "pre" one; "state" ones stand alone;
-# "predicate" ones only follow a verb ("the shop is close", never "the close shop").
-_ADJECTIVE_BLOCKS: dict[str, str] = {
-    "pre": """
-        small petit/petite : animate thing food place; big grand/grande : animate thing place;
-        young jeune/jeune : animate; old vieux/vieille/vieux vieil : animate thing place;
-        new nouveau/nouvelle/nouveaux nouvel : thing place; beautiful beau/belle/beaux bel : animate thing place;
-        good bon/bonne : food text; bad mauvais/mauvaise : food text; long long/longue : text way""",
-    "colour": """
-        red rouge/rouge : thing fruit building; blue bleu/bleue : thing building;
-        green vert/verte : thing fruit building; black noir/noire : thing animal;
-        white blanc/blanche : thing animal building; yellow jaune/jaune : thing fruit building;
-        grey gris/grise : thing animal; brown brun/brune : animal; pink rose/rose : thing""",
-    "nation": """
-        French français/française : person food vehicle building; English anglais/anglaise : person food text;
-        Italian italien/italienne : person food vehicle; Spanish espagnol/espagnole : person food;
-        German allemand/allemande : person food vehicle; Chinese chinois/chinoise : person food;
-        Japanese japonais/japonaise : person food vehicle""",
-    "shape": "round rond/ronde : shaped; square carré/carrée : shaped; oval ovale/ovale : shaped",
-    "state": """
-        tired fatigué/fatiguée : animate; happy heureux/heureuse : animate; sad triste/triste : person;
-        heavy lourd/lourde : thing; light léger/légère : thing; hot chaud/chaude : food drink;
-        cold froid/froide : food drink; fast rapide/rapide : animal vehicle; slow lent/lente : animal vehicle;
-        dirty sale/sale : thing animal; famous célèbre/célèbre : person building;
-        expensive cher/chère : thing food; empty vide/vide : container building way;
-        full plein/pleine : container; clever intelligent/intelligente : animate;
-        curious curieux/curieuse : animal; brave courageux/courageuse : animate;
-        lazy paresseux/paresseuse : animate; sick malade/malade : animate; weak faible/faible : animate;
-        nervous nerveux/nerveuse : animate; wet mouillé/mouillée : thing way; dry sec/sèche : thing way;
-        narrow étroit/étroite : way; wide large/large : way; noisy bruyant/bruyante : place;
-        busy animé/animée : place; dark sombre/sombre : place; crowded bondé/bondée : place;
-        dangerous dangereux/dangereuse : place; quiet calme/calme : place animal; short court/courte : text way;
-        safe sûr/sûre : way; open ouvert/ouverte : openable building""",
-    "predicate": "close proche/proche : place; far loin/loin/loin/loin : place",
-}
-# English predicate -> French noun after "avoir": "the dog is hungry" / "le chien a faim".
-_AVOIR_PREDICATES: dict[str, str] = {"hungry": "faim", "thirsty": "soif", "scared": "peur"}
-
-# Verbs: "base 3sg past", "je il nous vous ils participle", subject tags, object tags.
-_TRANSITIVE_ROWS = (
-    ("see sees saw", "vois voit voyons voyez voient vu", "animate", "animal person thing food place"),
-    ("eat eats ate", "mange mange mangeons mangez mangent mangé", "animate", "food"),
-    ("drink drinks drank", "bois boit buvons buvez boivent bu", "animate", "drink"),
-    ("like likes liked", "aime aime aimons aimez aiment aimé", "animate", "animal person thing food place"),
-    ("love loves loved", "adore adore adorons adorez adorent adoré", "animate", "animal person thing food"),
-    ("watch watches watched", "regarde regarde regardons regardez regardent regardé", "animate", "animal person"),
-    ("find finds found", "trouve trouve trouvons trouvez trouvent trouvé", "animate", "animal thing food"),
-    ("take takes took", "prends prend prenons prenez prennent pris", "person", "thing food"),
-    ("buy buys bought", "achète achète achetons achetez achètent acheté", "person", "thing food drink"),
-    ("write writes wrote", "écris écrit écrivons écrivez écrivent écrit", "person", "text"),
-    ("open opens opened", "ouvre ouvre ouvrons ouvrez ouvrent ouvert", "person", "openable"),
-    ("close closes closed", "ferme ferme fermons fermez ferment fermé", "person", "openable"),
-    ("carry carries carried", "porte porte portons portez portent porté", "person", "thing"),
-    ("clean cleans cleaned", "nettoie nettoie nettoyons nettoyez nettoient nettoyé", "person", "thing building"),
-    ("paint paints painted", "peins peint peignons peignez peignent peint", "person", "thing building"),
-    ("draw draws drew", "dessine dessine dessinons dessinez dessinent dessiné", "person", "animal person thing place"),
-    ("follow follows followed", "suis suit suivons suivez suivent suivi", "animate", "animal person"),
-    ("cross crosses crossed", "traverse traverse traversons traversez traversent traversé", "animate", "way"),
-    ("visit visits visited", "visite visite visitons visitez visitent visité", "person", "building"),
-    ("leave leaves left", "quitte quitte quittons quittez quittent quitté", "animate", "place"),
-    ("reach reaches reached", "atteins atteint atteignons atteignez atteignent atteint", "animate", "place"),
-    ("sell sells sold", "vends vend vendons vendez vendent vendu", "person", "thing food animal"),
-    ("wash washes washed", "lave lave lavons lavez lavent lavé", "person", "thing animal"),
-    ("break breaks broke", "casse casse cassons cassez cassent cassé", "animate", "fragile"),
-    ("lose loses lost", "perds perd perdons perdez perdent perdu", "person", "thing"),
-    ("hear hears heard", "entends entend entendons entendez entendent entendu", "animate", "animal person"),
-    ("help helps helped", "aide aide aidons aidez aident aidé", "person", "animal person"),
-    ("call calls called", "appelle appelle appelons appelez appellent appelé", "person", "animal person"),
-    ("build builds built", "construis construit construisons construisez construisent construit", "person", "building"),
-    ("hide hides hid", "cache cache cachons cachez cachent caché", "animate", "thing food"),
-    ("catch catches caught", "attrape attrape attrapons attrapez attrapent attrapé", "animate", "animal"),
-    ("chase chases chased", "chasse chasse chassons chassez chassent chassé", "animate", "animal"),
-    # English needs a preposition that French does not: "wait for the bus" / "attendre le bus".
-    ("wait waits waited for", "attends attend attendons attendez attendent attendu", "animate", "animal person"),
-    ("look looks looked for", "cherche cherche cherchons cherchez cherchent cherché", "animate",
-     "animal person thing"),
-    ("listen listens listened to", "écoute écoute écoutons écoutez écoutent écouté", "animate", "animal person"),
-)
-# Verbs about liking take a definite object: "j'aime les chats", never "j'aime des chats".
-_DEFINITE_ONLY = frozenset({"like", "love"})
-# Ditransitive: "give X to Y" / "donner X à Y"; the last column is the recipient's tags.
-_DITRANSITIVE_ROWS = (
-    ("give gives gave", "donne donne donnons donnez donnent donné", "thing food", "animate"),
-    ("show shows showed", "montre montre montrons montrez montrent montré", "thing animal", "person"),
-    ("offer offers offered", "offre offre offrons offrez offrent offert", "thing food", "person"),
-    ("send sends sent", "envoie envoie envoyons envoyez envoient envoyé", "text thing", "person"),
-    ("throw throws threw", "lance lance lançons lancez lancent lancé", "fits", "animate"),
-)
-# Motion verbs take "être" in the passé composé, so the participle agrees with the subject.
-# Columns: English, French, English preposition, French preposition ("@" = the place's in/on), place tags.
-_MOTION_ROWS = (
-    ("go goes went", "vais va allons allez vont allé", "to", "à", "place"),
-    ("come comes came", "viens vient venons venez viennent venu", "from", "de", "place"),
-    ("arrive arrives arrived", "arrive arrive arrivons arrivez arrivent arrivé", "at", "à", "place"),
-    ("return returns returned", "retourne retourne retournons retournez retournent retourné", "to", "à", "place"),
-    ("enter enters entered", "entre entre entrons entrez entrent entré", "", "dans", "building"),
-    ("fall falls fell", "tombe tombe tombons tombez tombent tombé", "into", "dans", "water"),
-    ("stay stays stayed", "reste reste restons restez restent resté", "@", "@", "place"),
-)
-_INTRANSITIVE_ROWS = (
-    ("sleep sleeps slept", "dors dort dormons dormez dorment dormi", "animate"),
-    ("run runs ran", "cours court courons courez courent couru", "animate"),
-    ("swim swims swam", "nage nage nageons nagez nagent nagé", "animate"),
-    ("sing sings sang", "chante chante chantons chantez chantent chanté", "person"),
-    ("dance dances danced", "danse danse dansons dansez dansent dansé", "person"),
-    ("work works worked", "travaille travaille travaillons travaillez travaillent travaillé", "person"),
-    ("play plays played", "joue joue jouons jouez jouent joué", "animate"),
-    ("walk walks walked", "marche marche marchons marchez marchent marché", "animate"),
-    ("laugh laughs laughed", "ris rit rions riez rient ri", "person"),
-    ("cry cries cried", "pleure pleure pleurons pleurez pleurent pleuré", "person"),
-    ("jump jumps jumped", "saute saute sautons sautez sautent sauté", "animate"),
-)
-_ETRE = ("suis", "est", "sommes", "êtes", "sont")
-_AVOIR = ("ai", "a", "avons", "avez", "ont")
-_ETRE_IMPARFAIT = ("étais", "était", "étions", "étiez", "étaient")
-_AVOIR_IMPARFAIT = ("avais", "avait", "avions", "aviez", "avaient")
-_PERSONS = ("1s", "3s", "1p", "2p", "3p")  # index into the French conjugation tuples
-# English "you" is always "vous" so each source has one translation; I/you/we never meet an
-# agreeing word (être participle, adjective), whose gender English does not show.
-_PRONOUNS = {"I": ("je", "1s", "m"), "you": ("vous", "2p", "m"), "we": ("nous", "1p", "m"),
-             "he": ("il", "3s", "m"), "she": ("elle", "3s", "f")}
-_POSSESSIVES = {"my": ("mon", "ma", "mes"), "your": ("votre", "votre", "vos"), "his": ("son", "sa", "ses"),
-                "her": ("son", "sa", "ses"), "our": ("notre", "notre", "nos"), "their": ("leur", "leur", "leurs")}
-_NUMERALS = {"two": "deux", "three": "trois", "four": "quatre", "five": "cinq"}
-# Location prepositions other than the place's own in/on; "de" ones contract (près du parc).
-_LOCATIONS = (("near", "près de", "place thing animate"), ("next to", "à côté de", "place thing animate"),
-              ("behind", "derrière", "place thing animate"), ("in front of", "devant", "place thing animate"),
-              ("far from", "loin de", "place"), ("under", "sous", "cover"))
-
-# Coreference reasons. The predicate decides the antecedent: an animate one the subject,
-# a place one the place. "neg" reasons follow "did not …" with "too", "pos" ones an
-# affirmative clause with "very" (or nothing).
-_SUBJECT_REASONS = {"neg": "tired scared weak sick slow lazy young nervous",
-                    "pos": "hungry thirsty curious brave happy"}
-_PLACE_REASONS = {("way", "neg"): "wide long narrow wet dangerous dark busy crowded noisy far",
-                  ("building", "neg"): "busy crowded noisy dark far dangerous",
-                  ("way", "pos"): "empty short dry safe close",
-                  ("building", "pos"): "empty close open"}
-# "The ball did not fit in the box because it was too big / too small."
-_FIT_REASONS = {"subject": "big long wide", "object": "small full narrow"}
-# (verb, English and French preposition before the place, place tags) for "cross the street" & co.
-_COREF_VERBS = (("cross", "", "", "way"), ("visit", "", "", "building"), ("leave", "", "", "place"),
-                ("reach", "", "", "place"), ("go", "to", "à", "place"), ("enter", "", "dans", "building"),
-                ("stay", "@", "@", "place"))
-
-
-@dataclass(frozen=True, slots=True)
-class Noun:
-    en: str
-    en_plural: str
-    fr: str
-    fr_plural: str
-    gender: Gender
-    tags: frozenset[str]
-
-    @property
-    def countable(self) -> bool:
-        return "mass" not in self.tags
-
-    def form(self, number: Number, lang: str) -> str:
-        if lang == "en":
-            return self.en if number == "sg" else self.en_plural
-        return self.fr if number == "sg" else self.fr_plural
-
-
-@dataclass(frozen=True, slots=True)
-class Adjective:
-    en: str
-    forms: tuple[str, str, str, str]  # French m sg, f sg, m pl, f pl
-    group: str  # pre | colour | nation | shape | state | predicate
-    tags: frozenset[str]  # noun tags it can describe
-    liaison: str  # masculine singular before a vowel (bel, vieil, nouvel), else ""
-
-    def fr(self, gender: Gender, number: Number) -> str:
-        return self.forms[(gender == "f") + 2 * (number == "pl")]
-
-
-@dataclass(frozen=True, slots=True)
-class Verb:
-    en: tuple[str, str, str]  # base, 3rd person singular present, past
-    present: tuple[str, str, str, str, str]  # je, il, nous, vous, ils (see _PERSONS)
-    participle: str
-    aux: Literal["avoir", "être"]
-    subjects: frozenset[str]
-    objects: frozenset[str]
-    particle: str = ""  # English preposition French does without ("for" in "wait for")
-
-
-def _en_plural(word: str) -> str:
-    if word.endswith(("s", "sh", "ch", "x", "z")):
-        return word + "es"
-    if word.endswith("y") and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
-
-
-def _fr_plural(word: str) -> str:
-    if word.endswith(("s", "x", "z")):
-        return word
-    return word + ("x" if word.endswith(("eau", "eu")) else "s")
-
-
-def _entries(block: str) -> list[str]:
-    return [entry.strip() for entry in block.replace("\n", " ").split(";") if entry.strip()]
-
-
-def _parse_nouns() -> tuple[Noun, ...]:
-    extra_tags: dict[str, set[str]] = {}
-    for tag, words in _EXTRA_TAGS.items():
-        for en in words.split():
-            extra_tags.setdefault(en, set()).add(tag)
-    nouns = []
-    for tags, block in _NOUN_BLOCKS.items():
-        for entry in _entries(block):
-            en, fr, gender = entry.split()
-            en, _, en_plural = en.partition("/")
-            fr, _, fr_plural = fr.partition("/")
-            nouns.append(Noun(en, en_plural or _en_plural(en), fr, fr_plural or _fr_plural(fr), gender,
-                              frozenset(tags.split()) | extra_tags.get(en, set())))
-    assert extra_tags.keys() <= {n.en for n in nouns}, "an extra tag names an unknown noun"
-    return tuple(nouns)
-
-
-def _parse_adjectives() -> tuple[Adjective, ...]:
-    adjectives = []
-    for group, block in _ADJECTIVE_BLOCKS.items():
-        for entry in _entries(block):
-            words, tags = entry.split(":")
-            en, forms, *liaison = words.split()
-            masc, fem, masc_plural, fem_plural = (forms.split("/") + ["", ""])[:4]
-            plurals = (masc_plural or _fr_plural(masc), fem_plural or fem + "s")
-            adjectives.append(Adjective(en, (masc, fem, *plurals), group, frozenset(tags.split()),
-                                        liaison[0] if liaison else ""))
-    return tuple(adjectives)
-
-
-def _verb(english: str, french: str, aux: str, subjects: str, objects: str) -> Verb:
-    base, third, past, *particle = english.split()
-    *present, participle = french.split()
-    return Verb((base, third, past), tuple(present), participle, aux,  # type: ignore[arg-type]
-                frozenset(subjects.split()), frozenset(objects.split()), particle[0] if particle else "")
-
-
-NOUNS: tuple[Noun, ...] = _parse_nouns()
-ADJECTIVES: tuple[Adjective, ...] = _parse_adjectives()
-TRANSITIVE_VERBS = tuple(_verb(en, fr, "avoir", s, o) for en, fr, s, o in _TRANSITIVE_ROWS)
-DITRANSITIVE_VERBS = tuple((_verb(en, fr, "avoir", "person", o), frozenset(r.split()))
-                           for en, fr, o, r in _DITRANSITIVE_ROWS)
-MOTION_VERBS = tuple((_verb(en, fr, "être", "animate", t), ep, fp) for en, fr, ep, fp, t in _MOTION_ROWS)
-INTRANSITIVE_VERBS = tuple(_verb(en, fr, "avoir", s, "") for en, fr, s in _INTRANSITIVE_ROWS)
-_ADJECTIVE_BY_EN = {adjective.en: adjective for adjective in ADJECTIVES}
-_VERB_BY_EN = {v.en[0]: v for v in TRANSITIVE_VERBS} | {v.en[0]: v for v, _, _ in MOTION_VERBS}
-_FIT_VERB = _verb("fit fits fit", "tiens tient tenons tenez tiennent tenu", "avoir", "thing", "container")
-
-
-def lexicon_size() -> dict[str, int]:
-    """Distinct English lemmas per part of speech (the sizes the README quotes)."""
-    verbs = {v.en[0] for v in TRANSITIVE_VERBS + INTRANSITIVE_VERBS}
-    verbs |= {v.en[0] for v, _ in DITRANSITIVE_VERBS} | {v.en[0] for v, _, _ in MOTION_VERBS} | {"fit"}
-    return {"nouns": len(NOUNS), "adjectives": len(ADJECTIVES) + len(_AVOIR_PREDICATES), "verbs": len(verbs)}
-
-
-@lru_cache(maxsize=None)
-def _nouns_with(tags: frozenset[str], *, countable_only: bool = False) -> tuple[Noun, ...]:
-    return tuple(n for n in NOUNS if n.tags & tags and (n.countable or not countable_only))
-
-
-@lru_cache(maxsize=None)
-def _verbs_taking(tags: frozenset[str]) -> tuple[Verb, ...]:
-    """Transitive verbs with a countable object among `tags`."""
-    return tuple(v for v in TRANSITIVE_VERBS if _nouns_with(v.objects & tags, countable_only=True))
-
-
-@lru_cache(maxsize=None)
-def _attributive(noun: Noun, group: str) -> tuple[Adjective, ...]:
-    groups = ("colour", "nation", "shape") if group == "post" else (group,)
-    return tuple(a for a in ADJECTIVES if a.group in groups and a.tags & noun.tags)
-
-
-@lru_cache(maxsize=None)
-def _predicative(noun: Noun) -> tuple[Adjective, ...]:
-    return tuple(a for a in ADJECTIVES if a.tags & noun.tags)
 
 
 # ---------------------------------------------------------------------------
@@ -463,7 +171,7 @@ class _Phrase:
     fr: list[str]
     gender: Gender
     number: Number
-    person: str  # one of _PERSONS
+    person: str  # one of PERSONS
     noun: Noun | None = None  # None for pronouns
 
 
@@ -511,10 +219,10 @@ def _noun_phrase(rng: random.Random, noun: Noun, *, number: Number | None = None
 def _pick_adjectives(rng: random.Random, noun: Noun) -> tuple[Adjective | None, Adjective | None]:
     """None, one before, one after, or one of each (English order: size/age before colour/origin)."""
     roll = rng.random()
-    pre = _attributive(noun, "pre") if roll >= 0.5 and (roll < 0.65 or roll >= 0.9) else ()
-    post = _attributive(noun, "post") if 0.65 <= roll < 0.8 or roll >= 0.9 else ()
+    pre = attributive(noun, "pre") if roll >= 0.5 and (roll < 0.65 or roll >= 0.9) else ()
+    post = attributive(noun, "post") if 0.65 <= roll < 0.8 or roll >= 0.9 else ()
     if 0.8 <= roll < 0.9:
-        post = _attributive(noun, "state")
+        post = attributive(noun, "state")
     return (rng.choice(pre) if pre else None), (rng.choice(post) if post else None)
 
 
@@ -535,13 +243,13 @@ def _determiner(rng: random.Random, determiner: str, noun: Noun, number: Number,
     if determiner == "this":
         return [("this", "this", "these")[index]], [("ce", "cette", "ces")[index]], None
     if determiner == "poss":
-        en = rng.choice(tuple(_POSSESSIVES))
-        return [en], [_POSSESSIVES[en][index]], None
+        en = rng.choice(tuple(POSSESSIVES))
+        return [en], [POSSESSIVES[en][index]], None
     if determiner == "num":
-        en = rng.choice(tuple(_NUMERALS))
-        return [en], [_NUMERALS[en]], None
+        en = rng.choice(tuple(NUMERALS))
+        return [en], [NUMERALS[en]], None
     owner_tags = frozenset({"person", "animal"} if "thing" in noun.tags else {"person"})
-    owner = rng.choice(_nouns_with(owner_tags))
+    owner = rng.choice(nouns_with(owner_tags))
     owner_number: Number = "pl" if rng.random() < 0.2 else "sg"
     owner_en = owner.form(owner_number, "en")
     owner_en += "'" if owner_number == "pl" and owner_en.endswith("s") else "'s"  # the girls' / the actress's
@@ -551,7 +259,7 @@ def _determiner(rng: random.Random, determiner: str, noun: Noun, number: Number,
 
 
 def _pronoun(en: str) -> _Phrase:
-    fr, person, gender = _PRONOUNS[en]
+    fr, person, gender = PRONOUNS[en]
     return _Phrase([en], [fr], gender, "sg" if person[1] == "s" else "pl", person)  # type: ignore[arg-type]
 
 
@@ -561,19 +269,19 @@ def _subject(rng: random.Random, tags: frozenset[str], *, pronouns: tuple[str, .
     if "person" in tags or "animate" in tags:
         if rng.random() < pronoun_rate:
             return _pronoun(rng.choice(pronouns))
-    return _noun_phrase(rng, rng.choice(_nouns_with(tags, countable_only=True)))
+    return _noun_phrase(rng, rng.choice(nouns_with(tags, countable_only=True)))
 
 
 def _verb_group(verb: Verb, subject: _Phrase, tense: Tense, negated: bool, *,
                 agree_with: _Phrase | None = None) -> tuple[list[str], list[str]]:
     """Conjugated verb with negation; participles agree with an être subject or `agree_with`
     (a direct object placed before the verb: "la pomme qu'il a mangée")."""
-    i = _PERSONS.index(subject.person)
+    i = PERSONS.index(subject.person)
     third = subject.person == "3s"
     if tense == "present":
         en = ["does" if third else "do", "not", verb.en[0]] if negated else [verb.en[1] if third else verb.en[0]]
         return en, (["ne", verb.present[i], "pas"] if negated else [verb.present[i]])
-    aux = (_ETRE if verb.aux == "être" else _AVOIR)[i]
+    aux = (ETRE if verb.aux == "être" else AVOIR)[i]
     target = subject if verb.aux == "être" else agree_with
     participle = verb.participle if target is None else _agree(verb.participle, target.gender, target.number)
     en = ["did", "not", verb.en[0]] if negated else [verb.en[2]]
@@ -584,8 +292,8 @@ def _be(subject: _Phrase, tense: Tense, negated: bool, *, avoir: bool = False) -
     """Third-person "is/was" as être (or avoir: "il a faim"), present or imparfait."""
     plural = subject.number == "pl"
     en = [("are" if plural else "is") if tense == "present" else ("were" if plural else "was")]
-    table = (_AVOIR if tense == "present" else _AVOIR_IMPARFAIT) if avoir else (
-        _ETRE if tense == "present" else _ETRE_IMPARFAIT)
+    table = (AVOIR if tense == "present" else AVOIR_IMPARFAIT) if avoir else (
+        ETRE if tense == "present" else ETRE_IMPARFAIT)
     fr = table[4 if plural else 1]
     return (en + ["not"], ["ne", fr, "pas"]) if negated else (en, [fr])
 
@@ -593,12 +301,12 @@ def _be(subject: _Phrase, tense: Tense, negated: bool, *, avoir: bool = False) -
 def _predicate(subject: _Phrase, word: str, tense: Tense, negated: bool,
                degree: str = "") -> tuple[list[str], list[str]]:
     """"is (not) (very|too) ADJ": an agreeing adjective, or avoir + noun for hungry/thirsty/scared."""
-    avoir = word in _AVOIR_PREDICATES
+    avoir = word in AVOIR_PREDICATES
     en, fr = _be(subject, tense, negated, avoir=avoir)
     if degree:
         en.append(degree)
         fr.append({"very": "très", "too": "trop"}[degree])
-    fr_word = _AVOIR_PREDICATES[word] if avoir else _ADJECTIVE_BY_EN[word].fr(subject.gender, subject.number)
+    fr_word = AVOIR_PREDICATES[word] if avoir else ADJECTIVE_BY_EN[word].fr(subject.gender, subject.number)
     return en + [word], fr + [fr_word]
 
 
@@ -611,11 +319,11 @@ def _place_preposition(place: Noun, en: str, fr: str) -> tuple[list[str], list[s
 def _location(rng: random.Random) -> tuple[list[str], list[str]]:
     """"in the garden", "near the station" (près de la gare), "far from the markets" (loin des marchés)."""
     if rng.random() < 0.5:
-        place = rng.choice(_nouns_with(frozenset({"place"})))
+        place = rng.choice(nouns_with(frozenset({"place"})))
         en, fr = _place_preposition(place, "@", "@")
     else:
-        en_prep, fr_prep, tags = rng.choice(_LOCATIONS)
-        place = rng.choice(_nouns_with(frozenset(tags.split()), countable_only=True))
+        en_prep, fr_prep, tags = rng.choice(LOCATIONS)
+        place = rng.choice(nouns_with(frozenset(tags.split()), countable_only=True))
         en, fr = en_prep.split(), fr_prep.split()
     np = _noun_phrase(rng, place, determiners=("the", "this", "poss", "gen"), adjectives=rng.random() < 0.3)
     return en + np.en, fr + np.fr
@@ -633,8 +341,8 @@ Words = tuple[list[str], list[str]]
 
 
 def _object_phrase(rng: random.Random, verb: Verb, negated: bool) -> _Phrase:
-    noun = rng.choice(_nouns_with(verb.objects))
-    dets = ("the", "this", "poss", "gen") if verb.en[0] in _DEFINITE_ONLY else _DETERMINERS
+    noun = rng.choice(nouns_with(verb.objects))
+    dets = ("the", "this", "poss", "gen") if verb.en[0] in DEFINITE_ONLY else _DETERMINERS
     return _noun_phrase(rng, noun, determiners=dets, negated=negated)
 
 
@@ -656,8 +364,8 @@ def _ditransitive(rng: random.Random) -> Words:
     verb, recipients = rng.choice(DITRANSITIVE_VERBS)
     subject = _subject(rng, verb.subjects)
     tense, negated = _tense_and_polarity(rng)
-    obj = _noun_phrase(rng, rng.choice(_nouns_with(verb.objects, countable_only=True)), negated=negated)
-    recipient = _noun_phrase(rng, rng.choice(_nouns_with(recipients)),
+    obj = _noun_phrase(rng, rng.choice(nouns_with(verb.objects, countable_only=True)), negated=negated)
+    recipient = _noun_phrase(rng, rng.choice(nouns_with(recipients)),
                              determiners=("the", "this", "poss"), adjectives=rng.random() < 0.3)
     en_verb, fr_verb = _verb_group(verb, subject, tense, negated)
     return subject.en + en_verb + obj.en + ["to"] + recipient.en, subject.fr + fr_verb + obj.fr + ["à"] + recipient.fr
@@ -666,7 +374,7 @@ def _ditransitive(rng: random.Random) -> Words:
 def _motion_clause(rng: random.Random, subject: _Phrase, tense: Tense, negated: bool) -> Words:
     """"went to the market" / "est allée au marché" (être: the participle agrees with the subject)."""
     verb, en_prep, fr_prep = rng.choice(MOTION_VERBS)
-    place_noun = rng.choice(_nouns_with(verb.objects))
+    place_noun = rng.choice(nouns_with(verb.objects))
     place = _noun_phrase(rng, place_noun, determiners=("the", "this", "poss", "gen"), adjectives=rng.random() < 0.3)
     en_prep_words, fr_prep_words = _place_preposition(place_noun, en_prep, fr_prep)
     en_verb, fr_verb = _verb_group(verb, subject, tense, negated)
@@ -687,7 +395,7 @@ def _intransitive(rng: random.Random) -> Words:
     en_verb, fr_verb = _verb_group(verb, subject, tense, negated)
     en, fr = subject.en + en_verb, subject.fr + fr_verb
     if rng.random() < 0.25:  # every intransitive subject is animate, so it can have company
-        companion = _noun_phrase(rng, rng.choice(_nouns_with(frozenset({"animate"}))),
+        companion = _noun_phrase(rng, rng.choice(nouns_with(frozenset({"animate"}))),
                                  determiners=("the", "a", "poss", "this"), adjectives=False)
         en, fr = en + ["with"] + companion.en, fr + ["avec"] + companion.fr
     en_loc, fr_loc = _location(rng)
@@ -699,7 +407,7 @@ def _copula(rng: random.Random) -> Words:
     tense, negated = _tense_and_polarity(rng, 0.25)
     if rng.random() < 0.15:
         subject = _pronoun(rng.choice(("he", "she")))
-        noun = rng.choice(_nouns_with(frozenset({"person"})))
+        noun = rng.choice(nouns_with(frozenset({"person"})))
     else:
         noun = rng.choice(NOUNS)
         subject = _noun_phrase(rng, noun, determiners=("the", "this", "poss", "gen", "num"),
@@ -708,9 +416,9 @@ def _copula(rng: random.Random) -> Words:
     if "thing" in noun.tags and rng.random() < 0.2:
         en_loc, fr_loc = _location(rng)  # "the book on the table" / "le livre sur la table"
         en, fr = en + en_loc, fr + fr_loc
-    choices = [a.en for a in _predicative(noun)]
+    choices = [a.en for a in predicative(noun)]
     if "animate" in noun.tags:
-        choices += list(_AVOIR_PREDICATES)
+        choices += list(AVOIR_PREDICATES)
     degree = rng.choice(("", "", "very", "too"))
     en_pred, fr_pred = _predicate(subject, rng.choice(choices), tense, negated, degree)
     return en + en_pred, fr + fr_pred
@@ -719,7 +427,7 @@ def _copula(rng: random.Random) -> Words:
 def _existential(rng: random.Random) -> Words:
     """"There are no cats in the garden." / "Il n'y a pas de chats dans le jardin."."""
     tense, negated = _tense_and_polarity(rng, 0.3)
-    noun = rng.choice(_nouns_with(frozenset({"animate", "thing", "food"}), countable_only=True))
+    noun = rng.choice(nouns_with(frozenset({"animate", "thing", "food"}), countable_only=True))
     number: Number = "pl" if rng.random() < 0.4 else "sg"
     dets = ("a", "some") if negated else ("a", "some", "num")
     thing = _noun_phrase(rng, noun, number=number, determiners=dets, negated=negated)
@@ -746,7 +454,7 @@ def _relative(rng: random.Random) -> Words:
         en_main, fr_main = _motion_clause(rng, head, tense, negated)
     else:  # "The girl who saw the dog was very happy." / "The cake that he bought is good."
         tense, negated = _tense_and_polarity(rng, 0.25)
-        choices = [a.en for a in _predicative(head.noun) if a.group != "predicate"]
+        choices = [a.en for a in predicative(head.noun) if a.group != "predicate"]
         en_main, fr_main = _predicate(head, rng.choice(choices), tense, negated, rng.choice(("", "very")))
     return head.en + en_rel + en_main, head.fr + fr_rel + fr_main
 
@@ -755,12 +463,12 @@ def _subject_relative(rng: random.Random) -> tuple[_Phrase, list[str], list[str]
     """"the girl who saw the dog" / "la fille qui a vu le chien" (the verb agrees with the head)."""
     tense, negated = _tense_and_polarity(rng, 0.15)
     if rng.random() < 0.3:
-        head = _noun_phrase(rng, rng.choice(_nouns_with(frozenset({"animate"}))), adjectives=False)
+        head = _noun_phrase(rng, rng.choice(nouns_with(frozenset({"animate"}))), adjectives=False)
         en_rest, fr_rest = _motion_clause(rng, head, tense, negated)
     else:
         verb = rng.choice(TRANSITIVE_VERBS)
-        head = _noun_phrase(rng, rng.choice(_nouns_with(verb.subjects)), adjectives=False)
-        obj = _noun_phrase(rng, rng.choice(_nouns_with(verb.objects)), adjectives=rng.random() < 0.3,
+        head = _noun_phrase(rng, rng.choice(nouns_with(verb.subjects)), adjectives=False)
+        obj = _noun_phrase(rng, rng.choice(nouns_with(verb.objects)), adjectives=rng.random() < 0.3,
                            determiners=("the", "a", "this", "poss"), negated=negated)
         en_verb, fr_verb = _verb_group(verb, head, tense, negated)
         en_rest = en_verb + ([verb.particle] if verb.particle else []) + obj.en
@@ -771,8 +479,8 @@ def _subject_relative(rng: random.Random) -> tuple[_Phrase, list[str], list[str]
 
 def _object_relative(rng: random.Random, head_tags: frozenset[str]) -> tuple[_Phrase, list[str], list[str]]:
     """"the apple that she ate" / "la pomme qu'elle a mangée" (participle agrees with the head)."""
-    verb = rng.choice(_verbs_taking(head_tags))
-    head = _noun_phrase(rng, rng.choice(_nouns_with(verb.objects & head_tags, countable_only=True)),
+    verb = rng.choice(verbs_taking(head_tags))
+    head = _noun_phrase(rng, rng.choice(nouns_with(verb.objects & head_tags, countable_only=True)),
                         determiners=("the", "this", "poss"), adjectives=rng.random() < 0.4)
     subject = _subject(rng, verb.subjects, pronoun_rate=0.3)
     tense, negated = _tense_and_polarity(rng, 0.15)
@@ -783,7 +491,7 @@ def _object_relative(rng: random.Random, head_tags: frozenset[str]) -> tuple[_Ph
 
 def _object_relative_on_object(rng: random.Random) -> Words:
     head, en_rel, fr_rel = _object_relative(rng, _RELATIVE_HEADS)
-    verb = rng.choice(_verbs_taking(head.noun.tags))
+    verb = rng.choice(verbs_taking(head.noun.tags))
     subject = _subject(rng, verb.subjects)
     tense, negated = _tense_and_polarity(rng, 0.2)
     en_verb, fr_verb = _verb_group(verb, subject, tense, negated)
@@ -809,7 +517,7 @@ class _CorefSpec:
 
 
 def _coref_noun(rng: random.Random, tags: frozenset[str], gender: Gender | None) -> Noun:
-    nouns = _nouns_with(tags, countable_only=True)
+    nouns = nouns_with(tags, countable_only=True)
     if gender is not None:
         nouns = tuple(n for n in nouns if n.gender == gender)
     return rng.choice(nouns)
@@ -822,11 +530,11 @@ def _coreference(rng: random.Random, spec: _CorefSpec | None = None) -> tuple[li
         return _fit_coreference(rng, spec)
     role = spec.role if spec else rng.choice(("subject", "object"))
     polarity = "neg" if rng.random() < 0.7 else "pos"
-    verb_en, en_prep, fr_prep, place_tags = rng.choice(_COREF_VERBS)
-    verb = _VERB_BY_EN[verb_en]
+    verb_en, en_prep, fr_prep, place_tags = rng.choice(COREF_VERBS)
+    verb = VERB_BY_EN[verb_en]
     place_noun = _coref_noun(rng, frozenset({place_tags}), _gender_for(spec, "object"))
     kind = "way" if "way" in place_noun.tags else "building"
-    reason_words = _SUBJECT_REASONS[polarity] if role == "subject" else _PLACE_REASONS[kind, polarity]
+    reason_words = SUBJECT_REASONS[polarity] if role == "subject" else PLACE_REASONS[kind, polarity]
     animal = _coref_noun(rng, frozenset({"animal"}), _gender_for(spec, "subject"))
     numbers = (spec.number, spec.number) if spec else tuple(
         "pl" if rng.random() < 0.3 else "sg" for _ in range(2))
@@ -876,11 +584,11 @@ def _fit_coreference(rng: random.Random, spec: _CorefSpec | None) -> tuple[list[
         en_verb, fr_verb = ["did", "not", "fit"], ["ne", "tenaient" if plural else "tenait", "pas"]
     else:
         en_verb = ["do" if plural else "does", "not", "fit"]
-        fr_verb = ["ne", _FIT_VERB.present[4 if plural else 1], "pas"]
+        fr_verb = ["ne", FIT_VERB.present[4 if plural else 1], "pas"]
     en = thing.en + en_verb + ["in"] + container.en
     fr = thing.fr + fr_verb + ["dans"] + container.fr
     antecedent = thing if role == "subject" else container
-    return _because(en, fr, antecedent, rng.choice(_FIT_REASONS[role].split()), tense, "too")
+    return _because(en, fr, antecedent, rng.choice(FIT_REASONS[role].split()), tense, "too")
 
 
 def _because(en: list[str], fr: list[str], antecedent: _Phrase, reason: str, tense: Tense,
@@ -986,4 +694,3 @@ def generate_pronoun_pairs(*, size: int = DEFAULT_PRONOUN_SIZE, seed: int,
 def _pronoun_pair(rng: random.Random, spec: _CorefSpec) -> tuple[str, str, str]:
     en, fr, contrast = _coreference(rng, spec)
     return _english_text(en), _french_text(fr), _french_text(contrast)
-
