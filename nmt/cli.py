@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -31,6 +32,16 @@ def report_user_errors(fn: F) -> F:
 
 
 def quiet_third_party_logs() -> None:
-    """Keep library chatter (datasets, matplotlib) out of the run log."""
+    """Keep library chatter (datasets, matplotlib) out of the run log.
+
+    The datasets progress bars ("Map", "Saving the dataset") go too: the pipeline's
+    own log lines say what each stage does and how long it took.
+    """
     for name in ("datasets", "matplotlib", "fsspec", "urllib3", "filelock", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Read by datasets when it is imported; setting it keeps translate from importing datasets.
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()

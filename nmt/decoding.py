@@ -67,12 +67,10 @@ def max_lengths(src_mask: Tensor, *, max_len_a: float, max_len_b: int, cap: int 
 def target_token_cap(model: Seq2Seq) -> int | None:
     """The most target tokens (EOS excluded) `model` can produce, or None when unbounded.
 
-    A model with a fixed table of positions may declare `max_tgt_len` (decoder input
-    positions); one that does not but bounds its source (`max_src_len`) is taken to
-    share that table with its decoder, as the Transformer with learned positions does.
-    The decoder inputs are BOS and the tokens before EOS, hence one fewer tokens.
+    The decoder inputs are BOS and the tokens before EOS, hence one fewer than
+    the model's `max_tgt_len` positions.
     """
-    positions = getattr(model, "max_tgt_len", model.max_src_len)  # max_tgt_len: optional in the contract
+    positions = model.max_tgt_len
     return None if positions is None else positions - 1
 
 

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import datasets
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
@@ -38,7 +37,8 @@ from nmt.metrics import (
     pronoun_accuracy,
 )
 from nmt.translate import required_path
-from nmt.translation import Translator, load_for_translation, pick_device, set_cpu_threads
+from nmt.device import resolve_device, set_cpu_threads
+from nmt.translation import Translator, load_for_translation
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Translate and score one split with a composed config; returns the report written to JSON."""
     checkpoint_path = required_path(cfg, "ckpt")
     set_cpu_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     checkpoint, model, tokenizer = load_for_translation(checkpoint_path, device=device)
     corpus = _corpus(cfg, checkpoint)
     pairs = load_clean_pairs(corpus, data_dir=Path(cfg.paths.data_dir))
@@ -139,7 +139,6 @@ def _summary(report: dict[str, Any], scores: dict, buckets: list, pronouns: Pron
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     quiet_third_party_logs()
-    datasets.disable_progress_bars()  # loading and cleaning a split is quick; the bars would bury the scores
     evaluate(cfg)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import datasets
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,7 +34,6 @@ def prepare(cfg: DictConfig) -> PreparedCorpus:
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     quiet_third_party_logs()
-    datasets.disable_progress_bars()  # our own log lines say what each stage does
     print(prepare(cfg).summary)
 
 

@@ -26,7 +26,9 @@ from nmt.data.pipeline import prepare_corpus
 from nmt.data.tokenizer import TokenizerConfig
 from nmt.errors import NMTError
 from nmt.models import build_model
-from nmt.trainer_config import TrainerConfig, configure_torch, resolve_device
+from nmt.device import resolve_device
+from nmt.plotting import plot_learning_curves
+from nmt.trainer_config import TrainerConfig, configure_torch
 from nmt.training import RunInputs, Trainer, TrainingResult
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
     """Train with a composed config; `output_dir` defaults to the Hydra run directory."""
     output_dir = Path(output_dir if output_dir is not None else HydraConfig.get().runtime.output_dir)
     config = TrainerConfig.from_dict(_plain(cfg.trainer))
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, key="trainer.device")
     configure_torch(config, device)
     corpus_config = CorpusConfig.from_dict(_plain(cfg.data))
     tokenizer_config = TokenizerConfig.from_dict(_plain(cfg.tokenizer))
@@ -54,7 +56,12 @@ def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
         tokenizer_config=tokenizer_config.to_dict())
     trainer = Trainer(model=model, inputs=inputs, config=config, device=device, output_dir=output_dir,
                       resume_from=_resume_path(config.resume, output_dir))
-    return trainer.fit()
+    result = trainer.fit()
+    metrics_path = output_dir / "metrics.jsonl"
+    if metrics_path.is_file() and metrics_path.stat().st_size > 0:
+        plot = plot_learning_curves(metrics_path, output_dir / "learning_curves.png", title=corpus_config.name)
+        log.info("learning curves in %s", plot)
+    return result
 
 
 def _resume_path(resume: bool | str, output_dir: Path) -> Path | None:

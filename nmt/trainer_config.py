@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 
+from nmt.device import set_cpu_threads
 from nmt.errors import NMTError
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -128,19 +129,9 @@ def parse_duration(value: str | int | float | None) -> float | None:
     return seconds
 
 
-def resolve_device(choice: Device) -> torch.device:
-    """`auto` picks CUDA when present; `cuda` without a GPU is a user error."""
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise NMTError("trainer.device=cuda but torch sees no CUDA device; use trainer.device=cpu or auto.")
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
-
-
 def configure_torch(config: TrainerConfig, device: torch.device) -> None:
     """Threads, determinism and seeds, before the model is built so initial weights follow the seed."""
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    set_cpu_threads(config.threads, key="trainer.threads")
     if config.deterministic:
         if device.type == "cuda":
             # cuBLAS needs a fixed workspace to be deterministic; it is read when CUDA starts.

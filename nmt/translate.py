@@ -24,7 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from nmt.cli import quiet_third_party_logs, report_user_errors
 from nmt.errors import NMTError
-from nmt.translation import Translation, Translator, load_for_translation, pick_device, set_cpu_threads
+from nmt.device import resolve_device, set_cpu_threads
+from nmt.translation import Translation, Translator, load_for_translation
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,11 @@ def translate(cfg: DictConfig, *, stdin: TextIO | None = None, stdout: TextIO | 
     if cfg.nbest > cfg.beam_size:
         raise NMTError(f"nbest={cfg.nbest} exceeds beam_size={cfg.beam_size}; raise beam_size or lower nbest.")
     set_cpu_threads(cfg.threads)
-    _, model, tokenizer = load_for_translation(checkpoint_path, device=pick_device(cfg.device))
+    _, model, tokenizer = load_for_translation(checkpoint_path, device=resolve_device(cfg.device))
     translator = Translator(
         model, tokenizer, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty,
         max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b, batch_tokens=cfg.batch_tokens,
-        device=pick_device(cfg.device), max_src_tokens=cfg.max_src_tokens,
+        device=resolve_device(cfg.device), max_src_tokens=cfg.max_src_tokens,
     )
     if cfg.text is None and cfg.input is None and cfg.output is None and stdin.isatty():
         return _translate_interactively(translator, cfg, stdin=stdin, stdout=stdout)

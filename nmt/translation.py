@@ -187,17 +187,6 @@ def _empty_translation() -> Translation:
     return Translation(text="", score=0.0, tokens=[], src_pieces=[], tgt_pieces=[], attention=None)
 
 
-def pick_device(choice: str) -> torch.device:
-    """device=auto|cpu|cuda (or cuda:N): auto picks CUDA when present; CUDA without a GPU is a user error."""
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice != "cpu" and not choice.startswith("cuda"):
-        raise NMTError(f"device={choice} is not a device; use auto, cpu or cuda.")
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise NMTError(f"device={choice} but torch sees no CUDA device; use device=cpu or device=auto.")
-    return torch.device(choice)
-
-
 def load_for_translation(path: str | Path, *, device: torch.device) -> tuple[Checkpoint, Seq2Seq, Tokenizer]:
     """The checkpoint at `path`, its model (eval mode, on `device`) and its tokenizer.
 
@@ -223,15 +212,3 @@ def load_for_translation(path: str | Path, *, device: torch.device) -> tuple[Che
             "the file is inconsistent, use another checkpoint."
         )
     return checkpoint, model, tokenizer
-
-
-def set_cpu_threads(threads: int) -> None:
-    """threads > 0: torch's intra-op CPU threads; 0 keeps torch's default (one per core).
-
-    Decoding runs many tiny operations; on a machine whose cores are busy with other
-    work, fewer threads are often much faster than the default.
-    """
-    if threads < 0:
-        raise NMTError(f"threads={threads} must be 0 (torch's default) or a positive number of CPU threads.")
-    if threads > 0:
-        torch.set_num_threads(threads)

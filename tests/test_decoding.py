@@ -56,12 +56,17 @@ class ScriptedModel(Seq2Seq):
     """
 
     def __init__(self, script: Script | None = None, *, default: dict[int, float] | None = None,
-                 eos_bias: float = 0.0) -> None:
+                 eos_bias: float = 0.0, max_tgt_len: int | None = None) -> None:
         super().__init__()
         self.script = script or {}
         self.default = default
         self.eos_bias = eos_bias
+        self.target_positions = max_tgt_len
         self.steps = 0  # rows processed by decode_step, to show finished sentences stop costing work
+
+    @property
+    def max_tgt_len(self) -> int | None:
+        return self.target_positions
 
     def encode(self, src: Tensor, src_mask: Tensor) -> ScriptedState:
         return ScriptedState(src[:, 0], tuple(() for _ in range(src.size(0))), src_mask)
@@ -196,8 +201,7 @@ def test_max_length_is_respected_per_sentence():
 
 
 def test_a_model_with_fixed_target_positions_caps_the_length():
-    model = ScriptedModel(default=LOOP_ON_9)
-    model.max_tgt_len = 4  # decoder inputs BOS, t1, t2, t3: at most 3 tokens before EOS
+    model = ScriptedModel(default=LOOP_ON_9, max_tgt_len=4)  # inputs BOS, t1, t2, t3: 3 tokens before EOS
     src, src_mask = source([4, 5, 6, 7])
     assert len(greedy_search(model, src, src_mask, max_len_a=2.0, max_len_b=5)[0].tokens) == 3
     beam = beam_search(model, src, src_mask, beam_size=2, length_penalty=1.0, max_len_a=2.0, max_len_b=5)

@@ -71,6 +71,7 @@ def test_train_on_a_tiny_sample_corpus_writes_checkpoints_and_metrics(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [record["step"] for record in records] == [15, 30]
     assert records[1]["val_loss"] < records[0]["val_loss"]
+    assert (tmp_path / "run" / "learning_curves.png").read_bytes().startswith(b"\x89PNG")
     checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
     assert checkpoint.model_config["_target_"] == "nmt.models.transformer.Transformer"
     assert checkpoint.data_config["name"] == "sample"

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from nmt.errors import NMTError
-from nmt.translation import Translator, load_for_translation, pick_device
+from nmt.device import resolve_device
+from nmt.translation import Translator, load_for_translation
 from tiny_checkpoint import MAX_POSITIONS, PAIRS, build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (autouse)
 
 SOURCES = [s for s, _ in PAIRS]
@@ -105,5 +106,5 @@ def test_bad_settings_and_checkpoints_are_user_errors(parts, tmp_path):
     with pytest.raises(NMTError, match="bad.pt"):
         load_for_translation(bad, device=torch.device("cpu"))
     with pytest.raises(NMTError, match="device=tpu"):
-        pick_device("tpu")
-    assert pick_device("cpu") == torch.device("cpu")
+        resolve_device("tpu")
+    assert resolve_device("cpu") == torch.device("cpu")

@@ -54,6 +54,11 @@ class Seq2Seq(nn.Module, ABC):
         """The longest source the model accepts (learned positions), or None when unbounded."""
         return None
 
+    @property
+    def max_tgt_len(self) -> int | None:
+        """The most decoder input positions (BOS included) the model accepts, or None when unbounded."""
+        return None
+
     def num_parameters(self) -> int:
         return sum(parameter.numel() for parameter in self.parameters())
 

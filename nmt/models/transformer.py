@@ -287,6 +287,10 @@ class Transformer(Seq2Seq):
     def max_src_len(self) -> int | None:
         return self.positions.max_positions if self.positions.learned is not None else None
 
+    @property
+    def max_tgt_len(self) -> int | None:
+        return self.max_src_len  # one position table serves both sides
+
     def _embed(self, embedding: nn.Embedding, tokens: Tensor, start: int) -> Tensor:
         """tokens (B, T) at positions [start, start + T) -> (B, T, D)."""
         x = embedding(tokens) * self.embedding_scale + self.positions(start, tokens.size(1))
