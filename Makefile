@@ -12,7 +12,7 @@ TORCH_INDEX ?=
 STAMP := $(VENV)/.nmt-installed
 DEMO_DIR ?= outputs/demo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-peers clean
 
 install: $(STAMP)
 
@@ -37,6 +37,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/benchmark.py
+
+bench-peers: $(STAMP)
+	$(PY) scripts/bench_peers.py
 
 clean:
 	rm -rf outputs multirun .pytest_cache
