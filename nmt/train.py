@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -43,6 +44,8 @@ def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
     corpus_config = CorpusConfig.from_dict(_plain(cfg.data))
     tokenizer_config = TokenizerConfig.from_dict(_plain(cfg.tokenizer))
     model_config = _plain(cfg.model)
+    with torch.device("meta"):  # a misspelt model key fails now, not after minutes of data preparation
+        build_model(model_config, src_vocab_size=tokenizer_config.vocab_size, tgt_vocab_size=tokenizer_config.vocab_size)
     corpus = prepare_corpus(corpus_config, tokenizer_config, data_dir=Path(cfg.paths.data_dir))
     log.info("corpus:\n%s", corpus.summary)
     tokenizer = corpus.tokenizer

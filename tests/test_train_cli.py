@@ -141,3 +141,11 @@ def test_user_mistake_on_the_command_line_is_one_line_without_traceback(tmp_path
     assert process.returncode == 2
     assert "error: trainer.lr_schedule='cosine' is not valid; choose one of auto, inverse_sqrt" in output
     assert "Traceback" not in output
+
+
+def test_a_bad_model_key_fails_before_any_data_is_prepared(tmp_path):
+    data_dir = tmp_path / "data"
+    cfg = compose_config([*TINY, f"paths.data_dir={data_dir}", "model.norm=middle"])
+    with pytest.raises(NMTError, match="model.norm='middle' is not valid: choose one of pre, post"):
+        train(cfg, output_dir=tmp_path / "run")
+    assert not data_dir.exists() or not any(data_dir.iterdir())
