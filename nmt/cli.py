@@ -45,3 +45,9 @@ def quiet_third_party_logs() -> None:
         import datasets
 
         datasets.disable_progress_bars()
+
+
+def log_to_stderr() -> None:
+    """Set-up of the tool-like commands (evaluate, translate): INFO messages on stderr, no log file."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    quiet_third_party_logs()

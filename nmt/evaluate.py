@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from nmt.checkpoint import Checkpoint
-from nmt.cli import quiet_third_party_logs, report_user_errors
+from nmt.cli import log_to_stderr, report_user_errors
 from nmt.data.corpus import PRONOUN_SPLIT, CorpusConfig
 from nmt.data.pipeline import load_clean_pairs
 from nmt.errors import NMTError
@@ -137,8 +136,7 @@ def _summary(report: dict[str, Any], scores: dict, buckets: list, pronouns: Pron
 @hydra.main(config_path="pkg://nmt.configs", config_name="evaluate", version_base=None)
 @report_user_errors
 def main(cfg: DictConfig) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    quiet_third_party_logs()
+    log_to_stderr()
     evaluate(cfg)
 
 

@@ -22,7 +22,7 @@ from typing import TextIO
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli import quiet_third_party_logs, report_user_errors
+from nmt.cli import log_to_stderr, report_user_errors
 from nmt.errors import NMTError
 from nmt.device import resolve_device, set_cpu_threads
 from nmt.translation import Translation, Translator, load_for_translation
@@ -125,8 +125,7 @@ def _numbered(path: Path, number: int) -> Path:
 @hydra.main(config_path="pkg://nmt.configs", config_name="translate", version_base=None)
 @report_user_errors
 def main(cfg: DictConfig) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    quiet_third_party_logs()
+    log_to_stderr()
     translate(cfg)
 
 
