@@ -36,7 +36,7 @@ from nmt.metrics import (
     pronoun_accuracy,
 )
 from nmt.translate import required_path
-from nmt.device import resolve_device, set_cpu_threads
+from nmt.device import configure_cpu, resolve_device
 from nmt.translation import Translator, load_for_translation
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Translate and score one split with a composed config; returns the report written to JSON."""
     checkpoint_path = required_path(cfg, "ckpt")
-    set_cpu_threads(cfg.threads)
+    configure_cpu(cfg.threads)
     device = resolve_device(cfg.device)
     checkpoint, model, tokenizer = load_for_translation(checkpoint_path, device=device)
     corpus = _corpus(cfg, checkpoint)

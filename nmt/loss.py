@@ -15,12 +15,45 @@ def label_smoothed_loss(logits: Tensor, target: Tensor, *, smoothing: float) -> 
     Label smoothing (Szegedy et al. 2016, 7) spreads `smoothing` of the target mass
     uniformly over the V classes, as torch's cross_entropy does. The NLL (no smoothing)
     is what gets reported, so training and validation losses are comparable.
+
+    Forward and backward are written out (`SmoothedCrossEntropy`): the gradient is
+    softmax minus the smoothed one-hot target, a few passes over the logits instead of
+    autograd's chain through log_softmax, gather and mean (on 2 CPU cores that chain
+    took ~12% of a Transformer step).
     """
-    log_probs = torch.log_softmax(logits.float(), dim=-1)                    # (B, T, V)
-    padding = target == PAD_ID                                                # (B, T)
-    nll = -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)             # (B, T)
-    nll = nll.masked_fill(padding, 0.0).sum()
-    if smoothing == 0:
-        return nll, nll
-    uniform = -log_probs.mean(dim=-1).masked_fill(padding, 0.0).sum()
-    return (1.0 - smoothing) * nll + smoothing * uniform, nll
+    vocab_size = logits.shape[-1]
+    return SmoothedCrossEntropy.apply(logits.reshape(-1, vocab_size), target.reshape(-1), smoothing)
+
+
+class SmoothedCrossEntropy(torch.autograd.Function):
+    """(summed smoothed loss, summed NLL) of logits (N, V) against target (N,); PAD_ID rows count zero."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, target: Tensor, smoothing: float) -> tuple[Tensor, Tensor]:
+        log_probs = torch.log_softmax(logits, dim=-1, dtype=torch.float32)      # (N, V)
+        real = target != PAD_ID                                                   # (N,)
+        target_log_probs = log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (N,)
+        nll = -torch.where(real, target_log_probs, 0.0).sum()
+        loss = nll
+        if smoothing != 0:
+            uniform = -torch.where(real, log_probs.mean(dim=-1), 0.0).sum()
+            loss = (1.0 - smoothing) * nll + smoothing * uniform
+        ctx.smoothing = smoothing
+        ctx.save_for_backward(logits, target, real)
+        return loss, nll
+
+    @staticmethod
+    def backward(ctx, grad_loss: Tensor, grad_nll: Tensor) -> tuple[Tensor, None, None]:
+        logits, target, real = ctx.saved_tensors
+        smoothing = ctx.smoothing
+        vocab_size = logits.shape[-1]
+        # d/dz of a * NLL + b * (-mean log p) = (a + b) * softmax - a * onehot - b / V
+        onehot_weight = grad_nll + grad_loss * (1.0 - smoothing)
+        # softmax is recomputed: its kernel is faster than exp of saved log-probs, whose
+        # large negative values take a slow path in exp
+        grad = torch.softmax(logits, dim=-1, dtype=torch.float32).mul_(grad_loss + grad_nll)  # (N, V)
+        if smoothing != 0:
+            grad.sub_(grad_loss * (smoothing / vocab_size))
+        grad.scatter_add_(-1, target.unsqueeze(-1), (-onehot_weight).expand(target.shape[0], 1))
+        grad.mul_(real.unsqueeze(-1))
+        return grad.to(logits.dtype), None, None

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 
-from nmt.device import set_cpu_threads
+from nmt.device import configure_cpu
 from nmt.errors import NMTError
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -131,7 +131,7 @@ def parse_duration(value: str | int | float | None) -> float | None:
 
 def configure_torch(config: TrainerConfig, device: torch.device) -> None:
     """Threads, determinism and seeds, before the model is built so initial weights follow the seed."""
-    set_cpu_threads(config.threads, key="trainer.threads")
+    configure_cpu(config.threads, key="trainer.threads")
     if config.deterministic:
         if device.type == "cuda":
             # cuBLAS needs a fixed workspace to be deterministic; it is read when CUDA starts.

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nmt.cli import log_to_stderr, report_user_errors
 from nmt.errors import NMTError
-from nmt.device import resolve_device, set_cpu_threads
+from nmt.device import configure_cpu, resolve_device
 from nmt.translation import Translation, Translator, load_for_translation
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def translate(cfg: DictConfig, *, stdin: TextIO | None = None, stdout: TextIO | 
         raise NMTError(f"both text= and input={cfg.input} are set; translate either one sentence or one file.")
     if cfg.nbest > cfg.beam_size:
         raise NMTError(f"nbest={cfg.nbest} exceeds beam_size={cfg.beam_size}; raise beam_size or lower nbest.")
-    set_cpu_threads(cfg.threads)
+    configure_cpu(cfg.threads)
     _, model, tokenizer = load_for_translation(checkpoint_path, device=resolve_device(cfg.device))
     translator = Translator(
         model, tokenizer, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty,

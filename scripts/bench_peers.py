@@ -540,9 +540,10 @@ def decode_nmt_main(args: argparse.Namespace) -> None:
     import torch
 
     from nmt.checkpoint import load_checkpoint, restore_model, restore_tokenizer
+    from nmt.device import configure_cpu
     from nmt.translation import Translator
 
-    torch.set_num_threads(args.threads)
+    configure_cpu(args.threads)
     checkpoint = load_checkpoint(args.ckpt)
     model, tokenizer = restore_model(checkpoint, device="cpu"), restore_tokenizer(checkpoint)
     model.eval()

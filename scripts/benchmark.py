@@ -48,6 +48,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_peers import ProcessResult, run_measured, thread_env  # noqa: E402
 
+from nmt.device import configure_cpu  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ("transformer", "rnn_bahdanau", "rnn_luong", "rnn_plain")
 SECTIONS = ("ceiling", "prepare", "train", "scaling", "decode", "attention")
@@ -162,7 +164,7 @@ def child_train(args: argparse.Namespace) -> None:
     from nmt.loss import label_smoothed_loss
     from nmt.models import build_model
 
-    torch.set_num_threads(args.threads)
+    configure_cpu(args.threads)
     torch.manual_seed(1)
     cfg, corpus = prepared_corpus(args, args.preset)
     train = corpus.splits["train"]
@@ -236,7 +238,7 @@ def child_decode(args: argparse.Namespace) -> None:
     from nmt.models import build_model
     from nmt.translation import Translator
 
-    torch.set_num_threads(args.threads)
+    configure_cpu(args.threads)
     torch.manual_seed(1)
     cfg, corpus = prepared_corpus(args, args.preset)
     defaults = compose(["ckpt=unused"], config_name="translate")
@@ -479,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.corpus.is_dir():
         sys.exit(f"--corpus {args.corpus} is not a folder; point it at the Multi30k files "
                  "({train,val,test_2016_flickr}.{de,en}.gz).")
-    torch.set_num_threads(args.threads)
+    configure_cpu(args.threads)
     budget = budget_for(args)
     report: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nmt.errors import NMTError
+from nmt.models.dropout import dropout
 from nmt.models.seq2seq import check_choice, check_positive, check_probability
 
 LuongScore = Literal["dot", "general", "concat"]
@@ -195,7 +196,7 @@ class MultiHeadAttention(nn.Module):
                 mask = causal_mask if mask is None else mask & causal_mask  # (B, H, T, T)
             scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, S)
             attn_weights = masked_softmax(scores, mask)  # (B, H, T, S)
-            context = F.dropout(attn_weights, p=dropout_p) @ v  # (B, H, T, Dh)
+            context = dropout(attn_weights, dropout_p, self.training) @ v  # (B, H, T, Dh)
         else:
             # A row with every key masked comes back as zeros, not NaN (torch >= 2.5).
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)

@@ -31,6 +31,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.errors import NMTError
 from nmt.models.attention import LUONG_SCORES, AdditiveAttention, LuongScore, MultiplicativeAttention
+from nmt.models.dropout import Dropout
 from nmt.models.seq2seq import (
     Seq2Seq,
     check_bool,
@@ -102,7 +103,7 @@ class RNNSeq2Seq(Seq2Seq):
         self.src_embed = self.tgt_embed if tie_embeddings == "all" else nn.Embedding(
             src_vocab_size, emb_dim, padding_idx=PAD_ID
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         rnn_class = _RNN_CLASSES[cell]
         self.encoder_rnn = rnn_class(emb_dim, encoder_hidden_dim, num_layers=encoder_layers, batch_first=True,
                                      bidirectional=True, dropout=dropout if encoder_layers > 1 else 0.0)

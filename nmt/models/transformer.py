@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from nmt.errors import NMTError
 from nmt.models.attention import MultiHeadAttention
+from nmt.models.dropout import Dropout
 from nmt.models.seq2seq import (
     Seq2Seq,
     check_bool,
@@ -87,7 +88,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.linear_in = nn.Linear(d_model, ff_dim)
         self.linear_out = nn.Linear(ff_dim, d_model)
-        self.dropout = nn.Dropout(activation_dropout)
+        self.dropout = Dropout(activation_dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear_out(self.dropout(torch.relu(self.linear_in(x))))
@@ -99,7 +100,7 @@ class _Sublayers(nn.Module):
     def __init__(self, *, pre_norm: bool, dropout: float) -> None:
         super().__init__()
         self.pre_norm = pre_norm
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def sublayer_input(self, norm: nn.LayerNorm, x: Tensor) -> Tensor:
         return norm(x) if self.pre_norm else x
@@ -253,7 +254,7 @@ class Transformer(Seq2Seq):
             src_vocab_size, d_model, padding_idx=PAD_ID
         )
         self.positions = PositionalEncoding(kind=positions, d_model=d_model, max_positions=max_positions)
-        self.embed_dropout = nn.Dropout(dropout)
+        self.embed_dropout = Dropout(dropout)
         layer_args = dict(d_model=d_model, num_heads=num_heads, ff_dim=ff_dim, dropout=dropout,
                           attention_dropout=attention_dropout, activation_dropout=activation_dropout,
                           pre_norm=self.pre_norm)
