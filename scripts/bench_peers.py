@@ -37,7 +37,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 TOOLS = ("nmt", "joeynmt", "onmt")
 MODELS = ("transformer", "rnn_bahdanau")
-WARMUP_STEPS = 4000  # the shared learning-rate warm-up (irrelevant to speed, kept equal)
+WARMUP_STEPS = 4000  # the shared learning-rate warm-up of throughput runs (irrelevant to speed, kept equal)
 PEAK_LR = 5e-4
 
 # Exact install recipes (see scripts/BENCHMARKS.md for why each extra is there).
@@ -68,6 +68,7 @@ class Budget:
     train_steps: int  # optimizer updates per training run
     log_every: int  # updates per throughput interval; the first interval is warm-up and dropped
     decode_sentences: int  # test sentences decoded (0 = all 1,000)
+    train_minutes: float = 0.0  # > 0: then train again for this long at the measured speed, decode that model
 
 
 FULL = Budget(train_steps=60, log_every=10, decode_sentences=0)
@@ -361,6 +362,9 @@ class ToolResult:
     real_tgt_per_batch: float = 0.0  # from replaying the tool's batching rule (OpenNMT-py: its log)
     parameters: int | None = None
     train_steps: int = 0
+    budget_minutes: float = 0.0  # time-budget run: minutes of training at the measured speed ...
+    budget_updates: int | None = None  # ... as updates, and the wall seconds that run took
+    budget_train_wall_s: float | None = None
     train_tgt_tokens_per_s: float | None = None
     train_intervals: list[float] = field(default_factory=list)
     train_wall_s: float | None = None
@@ -397,7 +401,7 @@ class Runner:
         train, decode = {"nmt": (self._train_nmt, self._decode_nmt), "joeynmt": (self._train_joey, self._decode_joey),
                          "onmt": (self._train_onmt, self._decode_onmt)}[tool]
         try:
-            trained, intervals, checkpoint = train(model, run_dir, batch_setting)
+            trained, intervals, checkpoint = train(model, run_dir, batch_setting, self.budget)
             result.train_wall_s, result.train_peak_rss_mb = trained.wall_s, trained.peak_rss_mb
             result.parameters = parse_parameters(tool, trained.log)
             result.train_intervals = [interval.tgt_tokens_per_s for interval in intervals]
@@ -405,6 +409,8 @@ class Runner:
             logged_batch = [interval.tgt_tokens_per_batch for interval in intervals[1:] if interval.tgt_tokens_per_batch]
             if logged_batch:
                 result.real_tgt_per_batch = statistics.mean(logged_batch)
+            if self.budget.train_minutes > 0 and result.train_tgt_tokens_per_s:
+                checkpoint = self._budget_run(result, train, model, batch_setting)
             hypotheses_path = run_dir / "hypotheses.txt"
             decoded = decode(checkpoint, run_dir, hypotheses_path)
             hypotheses = hypotheses_path.read_text(encoding="utf-8").splitlines()
@@ -415,6 +421,20 @@ class Runner:
             result.error = str(error).splitlines()[0]
             print(f"  {tool} {model}: FAILED: {error}", file=sys.stderr, flush=True)
         return result
+
+    def _budget_run(self, result: ToolResult, train, model: str, batch_setting: int) -> Path:
+        """Train afresh for the updates that `train_minutes` buy at the speed just measured; its checkpoint."""
+        updates = max(1, round(self.budget.train_minutes * 60 * result.train_tgt_tokens_per_s
+                               / result.real_tgt_per_batch))
+        print(f"  {result.tool}: {self.budget.train_minutes:g} minutes at {result.train_tgt_tokens_per_s:,.0f} "
+              f"tgt tok/s = {updates} updates", flush=True)
+        budget_dir = self.args.work_dir / result.tool / f"{model}-budget"
+        budget_dir.mkdir(parents=True, exist_ok=True)
+        budget = replace(self.budget, train_steps=updates, log_every=max(self.budget.log_every, updates // 20))
+        trained, _, checkpoint = train(model, budget_dir, batch_setting, budget)
+        result.budget_minutes, result.budget_updates = self.budget.train_minutes, updates
+        result.budget_train_wall_s = trained.wall_s
+        return checkpoint
 
     def _score(self, result: ToolResult, decoded: ProcessResult, hypotheses: list[str]) -> None:
         import sacrebleu
@@ -431,23 +451,23 @@ class Runner:
 
     # -- Joey NMT
 
-    def _joey_config(self, model: str, run_dir: Path, batch_size: int) -> dict:
+    def _joey_config(self, model: str, run_dir: Path, batch_size: int, budget: Budget) -> dict:
         import yaml
 
         text = (PEERS_DIR / "joeynmt.yaml").read_text(encoding="utf-8").format(
             model=model, model_dir=run_dir / "model", data_dir=self.data.directory, batch_size=batch_size,
-            steps=self.budget.train_steps, log_every=self.budget.log_every,
-            validation_freq=self.budget.log_every * 10**6, beam_size=self.args.beam,
+            steps=budget.train_steps, log_every=budget.log_every, lr=self.args.lr, warmup_steps=self.args.warmup_steps,
+            validation_freq=budget.train_steps * 10**6, beam_size=self.args.beam,
             length_penalty=self.args.length_penalty, decode_batch_tokens=self.args.decode_batch_tokens)
         config = yaml.safe_load(text)
         config.update(yaml.safe_load((PEERS_DIR / f"joeynmt_{model}.yaml").read_text(encoding="utf-8")))
         return config
 
-    def _train_joey(self, model: str, run_dir: Path, batch_size: int):
+    def _train_joey(self, model: str, run_dir: Path, batch_size: int, budget: Budget):
         import yaml
 
         config_path = run_dir / "train.yaml"
-        config_path.write_text(yaml.safe_dump(self._joey_config(model, run_dir, batch_size)), encoding="utf-8")
+        config_path.write_text(yaml.safe_dump(self._joey_config(model, run_dir, batch_size, budget)), encoding="utf-8")
         python = venv_python(self.args.bench_dir, "joeynmt")
         trained = run_measured([python, "-m", "joeynmt", "train", config_path, "--skip-test"],
                                log_path=run_dir / "train.out", env=self.env, cwd=run_dir)
@@ -471,24 +491,24 @@ class Runner:
 
     # -- OpenNMT-py
 
-    def _train_onmt(self, model: str, run_dir: Path, batch_size: int):
+    def _train_onmt(self, model: str, run_dir: Path, batch_size: int, budget: Budget):
         import yaml
 
         model_block = yaml.safe_load((PEERS_DIR / f"onmt_{model}.yaml").read_text(encoding="utf-8"))
         model_size = model_block["hidden_size"]
         # noam: lr(step) = learning_rate * d^-0.5 * min(step^-0.5, step * warmup^-1.5), peak at the warm-up's end.
-        noam_learning_rate = PEAK_LR * (model_size * WARMUP_STEPS) ** 0.5
+        noam_learning_rate = self.args.lr * (model_size * self.args.warmup_steps) ** 0.5
         text = (PEERS_DIR / "onmt.yaml").read_text(encoding="utf-8").format(
-            run_dir=run_dir, data_dir=self.data.directory, steps=self.budget.train_steps,
-            validation_freq=self.budget.train_steps * 10**6, log_every=self.budget.log_every,
-            batch_size=batch_size, noam_learning_rate=f"{noam_learning_rate:.6f}")
+            run_dir=run_dir, data_dir=self.data.directory, steps=budget.train_steps,
+            validation_freq=budget.train_steps * 10**6, log_every=budget.log_every,
+            batch_size=batch_size, noam_learning_rate=f"{noam_learning_rate:.6f}", warmup_steps=self.args.warmup_steps)
         config = {**yaml.safe_load(text), **model_block}
         config_path = run_dir / "train.yaml"
         config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         onmt_train = venv_python(self.args.bench_dir, "onmt").parent / "onmt_train"
         trained = run_measured([onmt_train, "-config", config_path], log_path=run_dir / "train.out",
                                env=self.env, cwd=run_dir)
-        return trained, parse_onmt_intervals(trained.log), run_dir / f"model_step_{self.budget.train_steps}.pt"
+        return trained, parse_onmt_intervals(trained.log), run_dir / f"model_step_{budget.train_steps}.pt"
 
     def _decode_onmt(self, checkpoint: Path, run_dir: Path, hypotheses_path: Path) -> ProcessResult:
         onmt_translate = venv_python(self.args.bench_dir, "onmt").parent / "onmt_translate"
@@ -508,7 +528,7 @@ class Runner:
 
     # -- nmt
 
-    def _train_nmt(self, model: str, run_dir: Path, batch_tokens: int):
+    def _train_nmt(self, model: str, run_dir: Path, batch_tokens: int, budget: Budget):
         overrides = [
             *nmt_data_overrides(self.args.corpus, self.args.nmt_overrides), f"model={model}",
             # Transformer: one matrix for source, target and output embeddings, as the peers' configs;
@@ -516,10 +536,10 @@ class Runner:
             # three tools keep separate embeddings there.
             f"model.tie_embeddings={'all' if model == 'transformer' else 'none'}",
             f"hydra.run.dir={run_dir}", f"trainer.threads={self.args.threads}",
-            f"trainer.batch_tokens={batch_tokens}", f"trainer.max_steps={self.budget.train_steps}",
-            "trainer.max_epochs=0", f"trainer.log_every={self.budget.log_every}", "trainer.validate_every=0",
+            f"trainer.batch_tokens={batch_tokens}", f"trainer.max_steps={budget.train_steps}",
+            "trainer.max_epochs=0", f"trainer.log_every={budget.log_every}", "trainer.validate_every=0",
             "trainer.val_max_sentences=50", "trainer.tensorboard=false", "trainer.lr_schedule=inverse_sqrt",
-            f"trainer.warmup_steps={WARMUP_STEPS}", f"trainer.lr={PEAK_LR}", "trainer.label_smoothing=0.1",
+            f"trainer.warmup_steps={self.args.warmup_steps}", f"trainer.lr={self.args.lr}", "trainer.label_smoothing=0.1",
             "trainer.clip_grad_norm=1.0", "trainer.keep_checkpoints=0", "trainer.device=cpu",
         ]
         trained = run_measured([sys.executable, "-m", "nmt.train", *overrides], log_path=run_dir / "train.out",
@@ -564,6 +584,9 @@ ROWS = (  # (label, ToolResult field, how nmt compares: "ratio" nmt/peer or "dif
     ("real tgt tokens / batch", "real_tgt_per_batch", "ratio", "{:,.0f}"),
     ("train tgt tokens/s", "train_tgt_tokens_per_s", "ratio", "{:,.0f}"),
     ("train peak RSS (MB)", "train_peak_rss_mb", "ratio", "{:,.0f}"),
+    ("budget minutes", "budget_minutes", "ratio", "{:g}"),
+    ("budget updates", "budget_updates", "ratio", "{:,.0f}"),
+    ("budget run wall (s)", "budget_train_wall_s", "ratio", "{:,.0f}"),
     ("decode sentences", "decode_sentences", "ratio", "{:,.0f}"),
     ("beam decode sent/s", "decode_sentences_per_s", "ratio", "{:,.1f}"),
     ("beam decode time (s)", "decode_generation_s", "ratio", "{:,.1f}"),
@@ -628,6 +651,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="training updates per run (default 60; --quick 6)")
     parser.add_argument("--log-every", type=int, help="updates per throughput interval (default 10; --quick 2)")
     parser.add_argument("--decode-sentences", type=int, help="test sentences to decode (0 = all; --quick 40)")
+    parser.add_argument("--train-minutes", type=float, default=0.0,
+                        help="also train each tool afresh for the updates these minutes buy at its measured speed, "
+                             "and decode that model (the quality-per-time comparison)")
+    parser.add_argument("--warmup-steps", type=int, default=WARMUP_STEPS, help="learning-rate warm-up in every tool")
+    parser.add_argument("--lr", type=float, default=PEAK_LR, help="peak learning rate in every tool")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads of every process")
     parser.add_argument("--batch-real-tgt", type=float, default=3700, help="real target tokens per batch")
     parser.add_argument("--beam", type=int, default=5)
@@ -658,7 +686,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def budget_from(args: argparse.Namespace) -> Budget:
     base = QUICK if args.quick else FULL
     return Budget(train_steps=args.steps or base.train_steps, log_every=args.log_every or base.log_every,
-                  decode_sentences=base.decode_sentences if args.decode_sentences is None else args.decode_sentences)
+                  decode_sentences=base.decode_sentences if args.decode_sentences is None else args.decode_sentences,
+                  train_minutes=args.train_minutes)
 
 
 def calibrate_batches(tools: Sequence[str], data: PieceData, target: float) -> dict[str, tuple[int, float]]:
