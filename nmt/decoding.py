@@ -184,10 +184,12 @@ def beam_search(
             beams, cand_scores, cand_beams, cand_tokens,
             finished=finished, src_mask=src_mask, step=step, alpha=length_penalty,
         )
-        beams, rows, prev = _select(beams, cand_scores, cand_beams, cand_tokens,
-                                    finished=finished, max_len=max_len, step=step)
+        kept, rows, prev = _select(beams, cand_scores, cand_beams, cand_tokens,
+                                   finished=finished, max_len=max_len, step=step)
         if rows.numel() > 0:
-            state = state.select(rows)
+            # while no sentence is done, rows only reorder beams within their sentences
+            state = state.select(rows, same_sources=kept.active.numel() == beams.active.numel())
+        beams = kept
         step += 1
     return [sorted(hyps, key=lambda h: h.score, reverse=True)[:nbest] for hyps in finished]
 

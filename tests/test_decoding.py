@@ -42,9 +42,13 @@ class ScriptedState:
     prefixes: tuple[tuple[int, ...], ...]
     src_mask: Tensor                 # (B, S)
 
-    def select(self, indices: Tensor) -> ScriptedState:
+    def select(self, indices: Tensor, *, same_sources: bool = False) -> ScriptedState:
         rows = indices.tolist()
-        return ScriptedState(self.sentence[indices], tuple(self.prefixes[r] for r in rows), self.src_mask[indices])
+        prefixes = tuple(self.prefixes[r] for r in rows)
+        if same_sources:  # the caller's promise is checked, then source-side fields are kept
+            assert torch.equal(self.sentence[indices], self.sentence), "same_sources promised for other sentences"
+            return ScriptedState(self.sentence, prefixes, self.src_mask)
+        return ScriptedState(self.sentence[indices], prefixes, self.src_mask[indices])
 
 
 class ScriptedModel(Seq2Seq):

@@ -62,14 +62,17 @@ class RNNState:
     summary: Tensor | None  # (B, 2He) final encoder states, the fixed context of attention=none
     feed: Tensor | None  # (B, Dd) h~(t-1) for Luong input feeding; None otherwise
 
-    def select(self, indices: Tensor) -> RNNState:
-        """Rows `indices` (B',) in that order: beam search reorders and expands with it."""
+    def select(self, indices: Tensor, *, same_sources: bool = False) -> RNNState:
+        """Rows `indices` (B',) in that order: beam search reorders and expands with it (see DecoderState)."""
         picked = {}
         for field in fields(self):
             value = getattr(self, field.name)
-            if value is not None:
+            if value is not None and not (same_sources and field.name in _SOURCE_FIELDS):
                 picked[field.name] = value.index_select(1 if field.name in ("hidden", "cell") else 0, indices)
         return replace(self, **picked)
+
+
+_SOURCE_FIELDS = frozenset({"src_mask", "memory", "keys", "summary"})  # the same for every beam of a sentence
 
 
 class RNNSeq2Seq(Seq2Seq):

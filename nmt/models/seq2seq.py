@@ -21,8 +21,13 @@ class DecoderState(Protocol):
     A state is a value: `decode_step` returns a new one and never mutates its input.
     """
 
-    def select(self, indices: Tensor) -> DecoderState:
-        """Rows `indices` (B',) of the batch, in that order (beam search reorders and expands with it)."""
+    def select(self, indices: Tensor, *, same_sources: bool = False) -> DecoderState:
+        """Rows `indices` (B',) of the batch, in that order (beam search reorders and expands with it).
+
+        same_sources=True promises that row i of the result decodes the same source sentence
+        as row i of this state (beams reordered within their sentences, none dropped): the
+        source-side tensors then stay as they are instead of being copied row by row.
+        """
         ...
 
 

@@ -15,7 +15,7 @@ embedding is multiplied by sqrt(d_model) (3.4), which brings it to unit scale ne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -193,12 +193,14 @@ class TransformerState:
     self_values: tuple[Tensor, ...]  # per decoder layer (B, H, t, Dh)
     step: int  # t: the position of the next target token
 
-    def select(self, indices: Tensor) -> TransformerState:
-        """Rows `indices` (B',) in that order: beam search reorders and expands with it."""
+    def select(self, indices: Tensor, *, same_sources: bool = False) -> TransformerState:
+        """Rows `indices` (B',) in that order: beam search reorders and expands with it (see DecoderState)."""
 
         def pick(tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
             return tuple(tensor.index_select(0, indices) for tensor in tensors)
 
+        if same_sources:
+            return replace(self, self_keys=pick(self.self_keys), self_values=pick(self.self_values))
         return TransformerState(
             src_mask=self.src_mask.index_select(0, indices),
             cross_keys=pick(self.cross_keys),

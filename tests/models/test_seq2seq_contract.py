@@ -92,6 +92,21 @@ def test_selected_state_continues_like_the_selected_rows(variant_model):
     torch.testing.assert_close(selected_weights, weights[indices], atol=1e-6, rtol=0)
 
 
+def test_same_sources_selection_reorders_beams_without_copying_the_source(variant_model):
+    src, src_mask, tgt_in = batch()
+    expand = torch.tensor([0, 0, 1, 1])  # two beams per sentence
+    swap = torch.tensor([1, 0, 3, 2])  # beams reordered within their sentences
+    with torch.no_grad():
+        state = variant_model.encode(src, src_mask).select(expand)
+        _, state, _ = variant_model.decode_step(tgt_in[expand, 0] + torch.tensor([0, 1, 0, 1]), state)
+        log_probs, _, weights = variant_model.decode_step(tgt_in[expand, 1], state)
+        kept = state.select(swap, same_sources=True)
+        swapped_log_probs, _, swapped_weights = variant_model.decode_step(tgt_in[expand, 1][swap], kept)
+    torch.testing.assert_close(swapped_log_probs, log_probs[swap], atol=1e-6, rtol=0)
+    torch.testing.assert_close(swapped_weights, weights[swap], atol=1e-6, rtol=0)
+    assert kept.src_mask is state.src_mask  # the source side is shared, not copied
+
+
 def test_decode_step_leaves_its_input_state_unchanged(variant_model):
     src, src_mask, tgt_in = batch()
     with torch.no_grad():
