@@ -24,6 +24,11 @@ def resolve_device(choice: str, *, key: str = "device") -> torch.device:
     return torch.device(choice)
 
 
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """precision "bf16": torch.autocast to bfloat16 (matmuls in bf16, softmax and norms in fp32); "32": off."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def configure_cpu(threads: int, *, key: str = "threads") -> None:
     """threads > 0: torch's intra-op CPU threads; 0 keeps torch's default (one per core).
 

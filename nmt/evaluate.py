@@ -59,7 +59,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     translator = Translator(
         model, tokenizer, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty,
         max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b, batch_tokens=cfg.batch_tokens,
-        device=device, max_src_tokens=cfg.max_src_tokens,
+        device=device, max_src_tokens=cfg.max_src_tokens, precision=cfg.precision,
     )
     start = time.perf_counter()
     hypotheses = translator.translate(sources)

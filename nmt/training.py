@@ -29,6 +29,7 @@ from tqdm import tqdm
 from nmt.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nmt.data.batching import Batch, TokenizedSplit, token_batches
 from nmt.data.tokenizer import Tokenizer
+from nmt.device import autocast
 from nmt.errors import NMTError
 from nmt.loss import label_smoothed_loss
 from nmt.models.seq2seq import Seq2Seq
@@ -314,8 +315,7 @@ class Trainer:
         return self.elapsed_before + time.monotonic() - self._clock_start
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
-                              enabled=self.config.precision == "bf16")
+        return autocast(self.device, self.config.precision)
 
     def _check_finite(self) -> None:
         bad_step = int(self._first_bad_step)

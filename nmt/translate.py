@@ -44,7 +44,7 @@ def translate(cfg: DictConfig, *, stdin: TextIO | None = None, stdout: TextIO | 
     translator = Translator(
         model, tokenizer, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty,
         max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b, batch_tokens=cfg.batch_tokens,
-        device=resolve_device(cfg.device), max_src_tokens=cfg.max_src_tokens,
+        device=resolve_device(cfg.device), max_src_tokens=cfg.max_src_tokens, precision=cfg.precision,
     )
     if cfg.text is None and cfg.input is None and cfg.output is None and stdin.isatty():
         return _translate_interactively(translator, cfg, stdin=stdin, stdout=stdout)

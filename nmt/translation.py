@@ -21,6 +21,7 @@ from nmt.checkpoint import Checkpoint, load_checkpoint, restore_model, restore_t
 from nmt.data.batching import Batch, collate, sorted_batches
 from nmt.data.tokenizer import Tokenizer
 from nmt.decoding import Hypothesis, beam_search, greedy_search, sequence_log_probs, target_token_cap
+from nmt.device import autocast
 from nmt.errors import NMTError
 from nmt.models.seq2seq import Seq2Seq
 from nmt.tokens import EOS_ID, UNK_ID
@@ -67,6 +68,7 @@ class Translator:
         batch_tokens: int,
         device: str | torch.device = "cpu",
         max_src_tokens: int | None = None,
+        precision: str = "32",
     ) -> None:
         if beam_size < 1:
             raise NMTError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search or e.g. 5.")
@@ -83,6 +85,9 @@ class Translator:
         self.batch_tokens = batch_tokens
         self.device = torch.device(device)
         self.max_src_tokens = max_src_tokens
+        if str(precision) not in ("32", "bf16"):
+            raise NMTError(f"precision={precision!r} is not valid; choose 32 or bf16 (bf16: matmuls in bfloat16).")
+        self.precision = str(precision)
 
     def translate(self, texts: Sequence[str]) -> list[str]:
         """The best translation of each line, in input order."""
@@ -159,6 +164,10 @@ class Translator:
         return min(limits) if limits else None
 
     def _search(self, batch: Batch, nbest: int, return_attention: bool) -> list[list[Hypothesis]]:
+        with autocast(self.device, self.precision):
+            return self._search_in_precision(batch, nbest, return_attention)
+
+    def _search_in_precision(self, batch: Batch, nbest: int, return_attention: bool) -> list[list[Hypothesis]]:
         if self.beam_size == 1:
             hypotheses = greedy_search(self.model, batch.src, batch.src_mask, max_len_a=self.max_len_a,
                                        max_len_b=self.max_len_b, return_attention=return_attention)

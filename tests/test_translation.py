@@ -96,11 +96,32 @@ def test_translation_runs_in_eval_mode_and_restores_the_training_mode(parts):
         model.eval()
 
 
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_bf16_precision_decodes_under_autocast(parts, beam_size, monkeypatch):
+    model, _ = parts
+    seen = []
+    real_decode_step = model.decode_step
+
+    def recording_decode_step(*args):
+        seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return real_decode_step(*args)
+
+    monkeypatch.setattr(model, "decode_step", recording_decode_step)
+    bf16 = make_translator(parts, beam_size=beam_size, precision="bf16").translate(SOURCES)
+    assert seen and all(seen)
+    seen.clear()
+    fp32 = make_translator(parts, beam_size=beam_size, precision=32).translate(SOURCES)  # YAML gives 32 as an int
+    assert seen and not any(seen)
+    assert len(bf16) == len(fp32) and sum(a == b for a, b in zip(bf16, fp32)) >= len(SOURCES) // 2
+
+
 def test_bad_settings_and_checkpoints_are_user_errors(parts, tmp_path):
     with pytest.raises(NMTError, match="nbest=4"):
         make_translator(parts, beam_size=2).translate_nbest(["x"], nbest=4)
     with pytest.raises(NMTError, match="batch_tokens=0"):
         make_translator(parts, batch_tokens=0)
+    with pytest.raises(NMTError, match="precision='16'"):
+        make_translator(parts, precision="16")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(NMTError, match="bad.pt"):
