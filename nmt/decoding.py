@@ -4,7 +4,9 @@ Both searches work on a batch of sentences at once and drop a sentence from the
 active batch (through `state.select`) as soon as it is finished, so long
 sentences never make short ones pay for extra decoder steps. Beam search keeps K
 hypotheses per sentence in one (A * K)-row batch, where A is the number of
-sentences still decoding.
+sentences still decoding; its first step runs one row per sentence (the K beams
+would all be BOS) and expands to K rows with the K best first tokens. Attention
+weights are computed only when asked for (`need_weights`).
 
 Length limit: a sentence of S real source positions gets at most
 floor(max_len_a * S + max_len_b) target tokens, after which EOS is forced (and
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from nmt.errors import NMTError
@@ -96,7 +99,7 @@ def greedy_search(
     hypotheses: list[Hypothesis | None] = [None] * src.size(0)
     step = 0
     while active.numel() > 0:
-        log_probs, state, attn_weights = model.decode_step(prev, state)          # (A, V), (A, L, H, S)
+        log_probs, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A, V)
         log_probs = _constrain(log_probs, step=step, max_len=max_len[active])
         step_scores, prev = log_probs.max(dim=-1)                                # (A,), (A,)
         scores = scores + step_scores
@@ -123,15 +126,20 @@ def greedy_search(
 
 @dataclass
 class _Beams:
-    """The live part of a batched beam search: A sentences still decoding, K rows each.
+    """The live part of a batched beam search: A sentences still decoding, W rows each.
 
-    Row a * K + k of every tensor (and of the decoder state) is beam k of sentence active[a].
+    Row a * W + w of every tensor (and of the decoder state) is beam w of sentence active[a].
+    W is 1 before the first step (every beam would be BOS alone) and K after it.
     """
 
     active: Tensor              # (A,) index of each sentence in the input batch
-    scores: Tensor              # (A, K) summed log-probabilities, -inf for an empty slot
-    tokens: Tensor              # (A * K, t) tokens so far, BOS excluded
-    attention: Tensor | None    # (A * K, t, L, H, S) when attention is requested
+    scores: Tensor              # (A, W) summed log-probabilities, -inf for an empty slot
+    tokens: Tensor              # (A * W, t) tokens so far, BOS excluded
+    attention: Tensor | None    # (A * W, t, L, H, S) when attention is requested
+
+    @property
+    def width(self) -> int:
+        return self.scores.size(1)
 
 
 @torch.no_grad()
@@ -162,46 +170,52 @@ def beam_search(
     batch_size, beam = src.size(0), beam_size
     max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model))  # (B,)
     state = model.encode(src, src_mask)
-    state = state.select(torch.arange(batch_size, device=src.device).repeat_interleave(beam))  # B * K rows
-    scores = torch.full((batch_size, beam), NEG_INF, device=src.device)
-    scores[:, 0] = 0.0  # the K start rows are identical: only the first may expand, or beams would repeat
     beams = _Beams(
         active=torch.arange(batch_size, device=src.device),
-        scores=scores,
-        tokens=src.new_empty((batch_size * beam, 0)),
+        scores=torch.zeros((batch_size, 1), device=src.device),
+        tokens=src.new_empty((batch_size, 0)),
         attention=None,
     )
     finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
-    prev = src.new_full((batch_size * beam,), BOS_ID)                                  # (A * K,)
+    prev = src.new_full((batch_size,), BOS_ID)                                          # (A * W,)
     step = 0
     while beams.active.numel() > 0:
-        log_probs, state, attn_weights = model.decode_step(prev, state)                # (A * K, V)
-        log_probs = _constrain(log_probs, step=step, max_len=max_len[beams.active].repeat_interleave(beam))
+        log_probs, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A * W, V)
+        log_probs = _constrain(log_probs, step=step, max_len=max_len[beams.active].repeat_interleave(beams.width))
         if return_attention:
             beams.attention = _append_step(beams.attention, attn_weights)
-        cand_scores, cand_beams, cand_tokens = _advance(beams.scores, log_probs)       # (A, 2K) each
+        cand_scores, cand_beams, cand_tokens = _advance(beams.scores, log_probs, beam_size=beam)  # (A, 2K) each
+        del log_probs  # the (A * W, V) block is free again before the next step allocates its own
         _finish(
             beams, cand_scores, cand_beams, cand_tokens,
-            finished=finished, src_mask=src_mask, step=step, alpha=length_penalty,
+            finished=finished, src_mask=src_mask, step=step, alpha=length_penalty, beam_size=beam,
         )
         kept, rows, prev = _select(beams, cand_scores, cand_beams, cand_tokens,
-                                   finished=finished, max_len=max_len, step=step)
+                                   finished=finished, max_len=max_len, step=step, beam_size=beam)
         if rows.numel() > 0:
-            # while no sentence is done, rows only reorder beams within their sentences
-            state = state.select(rows, same_sources=kept.active.numel() == beams.active.numel())
+            # while no sentence is done and the width stays K, rows only reorder beams within their sentences
+            same_sources = kept.active.numel() == beams.active.numel() and kept.width == beams.width
+            state = state.select(rows, same_sources=same_sources)
         beams = kept
         step += 1
     return [sorted(hyps, key=lambda h: h.score, reverse=True)[:nbest] for hyps in finished]
 
 
-def _advance(scores: Tensor, log_probs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """scores (A, K), log_probs (A * K, V) -> the 2K best continuations per sentence, best first:
-    their summed scores (A, 2K), the beam they extend (A, 2K) and their token (A, 2K)."""
-    num_sentences, beam = scores.shape
+def _advance(scores: Tensor, log_probs: Tensor, *, beam_size: int) -> tuple[Tensor, Tensor, Tensor]:
+    """scores (A, W), log_probs (A * W, V), overwritten -> the 2K best continuations per sentence,
+    best first: their summed scores (A, 2K), the beam they extend (A, 2K) and their token (A, 2K).
+
+    Fewer than 2K possible continuations (W * V < 2K) are padded with -inf scores.
+    """
+    num_sentences, width = scores.shape
     vocab_size = log_probs.size(-1)
-    total = scores.unsqueeze(2) + log_probs.view(num_sentences, beam, vocab_size)      # (A, K, V)
-    num_candidates = min(2 * beam, beam * vocab_size)
-    cand_scores, flat = total.view(num_sentences, beam * vocab_size).topk(num_candidates, dim=1)  # (A, 2K)
+    total = log_probs.view(num_sentences, width, vocab_size).add_(scores.unsqueeze(2))  # (A, W, V)
+    num_candidates = min(2 * beam_size, width * vocab_size)
+    cand_scores, flat = total.view(num_sentences, width * vocab_size).topk(num_candidates, dim=1)  # (A, 2K)
+    missing = 2 * beam_size - num_candidates
+    if missing > 0:
+        cand_scores = F.pad(cand_scores, (0, missing), value=NEG_INF)
+        flat = F.pad(flat, (0, missing), value=PAD_ID)  # beam 0, token PAD: never finished nor kept
     return cand_scores, flat // vocab_size, flat % vocab_size
 
 
@@ -215,13 +229,13 @@ def _finish(
     src_mask: Tensor,
     step: int,
     alpha: float,
+    beam_size: int,
 ) -> None:
     """Move the EOS candidates ranked within the top K to `finished`, scored with the length penalty."""
-    beam = beams.scores.size(1)
     ends = (cand_tokens == EOS_ID) & torch.isfinite(cand_scores)                     # (A, 2K)
     # An EOS below rank K would not have survived a beam of K: counting it would let
     # a larger candidate list change the result.
-    ends[:, beam:] = False
+    ends[:, beam_size:] = False
     penalty = length_penalty_gnmt(step + 1, alpha)  # every candidate of this step has step + 1 tokens
     positions = ends.nonzero().tolist()
     if not positions:
@@ -229,7 +243,7 @@ def _finish(
     # One transfer each instead of one per element (each element read would sync a GPU).
     scores, origins, active = cand_scores.tolist(), cand_beams.tolist(), beams.active.tolist()
     for a, c in positions:
-        row = a * beam + origins[a][c]
+        row = a * beams.width + origins[a][c]
         sentence = active[a]
         finished[sentence].append(Hypothesis(
             tokens=beams.tokens[row].tolist(),
@@ -247,21 +261,21 @@ def _select(
     finished: list[list[Hypothesis]],
     max_len: Tensor,
     step: int,
+    beam_size: int,
 ) -> tuple[_Beams, Tensor, Tensor]:
     """Keep the K best non-EOS continuations of every sentence that is not done; drop done sentences.
 
-    Returns the new beams, the rows (A' * K,) of the old batch they continue (for
-    `state.select`) and their last tokens (A' * K,), the next decoder input.
+    Returns the new beams, the rows (A' * K,) of the old (A * W)-row batch they continue
+    (for `state.select`) and their last tokens (A' * K,), the next decoder input.
     """
-    num_sentences, beam = beams.scores.shape
     open_scores = cand_scores.masked_fill(cand_tokens == EOS_ID, NEG_INF)            # (A, 2K)
-    scores, position = open_scores.topk(beam, dim=1)                                 # (A, K)
+    scores, position = open_scores.topk(beam_size, dim=1)                            # (A, K)
     origin = cand_beams.gather(1, position)                                          # (A, K)
     tokens = cand_tokens.gather(1, position)                                         # (A, K)
     counts = torch.tensor([len(finished[s]) for s in beams.active.tolist()], device=scores.device)  # (A,)
-    done = (counts >= beam) | (step >= max_len[beams.active]) | torch.isinf(scores[:, 0])  # (A,)
+    done = (counts >= beam_size) | (step >= max_len[beams.active]) | torch.isinf(scores[:, 0])  # (A,)
     keep = (~done).nonzero().flatten()                                               # (A',)
-    rows = (keep.unsqueeze(1) * beam + origin[keep]).flatten()                       # (A' * K,)
+    rows = (keep.unsqueeze(1) * beams.width + origin[keep]).flatten()                # (A' * K,)
     prev = tokens[keep].flatten()                                                    # (A' * K,)
     new_beams = _Beams(
         active=beams.active[keep],
@@ -273,15 +287,15 @@ def _select(
 
 
 def _constrain(log_probs: Tensor, *, step: int, max_len: Tensor) -> Tensor:
-    """log_probs (N, V): never PAD or BOS; only EOS (with its own log-probability) once a row hits its limit."""
-    log_probs = log_probs.float().clone()
+    """log_probs (N, V), overwritten: never PAD or BOS; only EOS (with its own log-probability)
+    once a row hits its limit."""
     log_probs[:, PAD_ID] = NEG_INF
     log_probs[:, BOS_ID] = NEG_INF
-    at_limit = step >= max_len                                                       # (N,)
-    if at_limit.any():
-        eos_only = torch.full_like(log_probs, NEG_INF)
-        eos_only[:, EOS_ID] = log_probs[:, EOS_ID]
-        log_probs = torch.where(at_limit.unsqueeze(1), eos_only, log_probs)
+    at_limit = (step >= max_len).nonzero().flatten()                                 # rows at their limit
+    if at_limit.numel() > 0:
+        eos = log_probs[at_limit, EOS_ID]
+        log_probs[at_limit] = NEG_INF
+        log_probs[at_limit, EOS_ID] = eos
     return log_probs
 
 

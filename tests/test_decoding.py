@@ -75,7 +75,9 @@ class ScriptedModel(Seq2Seq):
     def encode(self, src: Tensor, src_mask: Tensor) -> ScriptedState:
         return ScriptedState(src[:, 0], tuple(() for _ in range(src.size(0))), src_mask)
 
-    def decode_step(self, prev_tokens: Tensor, state: ScriptedState) -> tuple[Tensor, ScriptedState, Tensor]:
+    def decode_step(
+        self, prev_tokens: Tensor, state: ScriptedState, *, need_weights: bool = True
+    ) -> tuple[Tensor, ScriptedState, Tensor | None]:
         self.steps += prev_tokens.numel()
         prefixes = tuple(p if t == BOS_ID else p + (t,) for p, t in zip(state.prefixes, prev_tokens.tolist()))
         sentences = state.sentence.tolist()
@@ -83,7 +85,8 @@ class ScriptedModel(Seq2Seq):
         lengths = state.src_mask.sum(dim=1)                                     # (B,)
         positions = torch.tensor([len(p) for p in prefixes]) % lengths          # (B,)
         attn = torch.nn.functional.one_hot(positions, state.src_mask.size(1)).float()  # (B, S)
-        return log_probs, ScriptedState(state.sentence, prefixes, state.src_mask), attn[:, None, None, :]
+        weights = attn[:, None, None, :] if need_weights else None
+        return log_probs, ScriptedState(state.sentence, prefixes, state.src_mask), weights
 
     def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
         state, steps = self.encode(src, src_mask), []
@@ -259,6 +262,23 @@ def test_attention_covers_each_hypothesis_and_only_its_real_source():
     assert greedy_search(model, src, src_mask, max_len_a=1.0, max_len_b=2)[0].attention is None
 
 
+def test_a_beam_wider_than_the_vocabulary_returns_every_hypothesis_exactly_scored():
+    # With at most one token before EOS there are 8 translations: EOS alone, or one of the 7
+    # tokens other than PAD, BOS and EOS then EOS. A beam of 12 has more slots than the first
+    # step has candidates (10 ids), so it must keep all 8, each with its exact log-probability.
+    model = ScriptedModel()
+    src, src_mask = source([4, 5])
+    beam = beam_search(model, src, src_mask, beam_size=12, length_penalty=0.0, max_len_a=0.0, max_len_b=1, nbest=8)
+    first = model._distribution(4, ()).log()
+    expected = {(): float(first[EOS_ID])}
+    for token in set(range(VOCAB_SIZE)) - {PAD_ID, BOS_ID, EOS_ID}:
+        expected[(token,)] = float(first[token] + model._distribution(4, (token,)).log()[EOS_ID])
+    found = {tuple(h.tokens): h.score for h in beam[0]}
+    assert found.keys() == expected.keys()
+    assert [found[key] for key in expected] == pytest.approx(list(expected.values()), abs=1e-5)
+    assert [h.score for h in beam[0]] == pytest.approx(sorted(expected.values(), reverse=True), abs=1e-5)
+
+
 def test_finished_sentences_stop_costing_decoder_steps():
     # Sentence 4 has its 2 finished hypotheses (EOS, then 5 EOS) after 2 steps;
     # sentence 5 loops on token 9 up to its limit: 6 tokens then the forced EOS, 7 steps.
@@ -267,8 +287,9 @@ def test_finished_sentences_stop_costing_decoder_steps():
     beam = beam_search(model, *source([4], [5]), beam_size=2, length_penalty=0.0, max_len_a=0.0, max_len_b=6)
     assert tokens_of(beam[0]) == [[]]
     assert beam[1][0].tokens == [9] * 6
-    # K = 2 rows per sentence and step: 2 steps for sentence 4, 7 for sentence 5.
-    assert model.steps == 2 * 2 + 7 * 2
+    # One row per sentence at the first step (every beam is BOS), then K = 2:
+    # 2 steps for sentence 4, 7 for sentence 5.
+    assert model.steps == (1 + 2) + (1 + 6 * 2)
 
 
 def test_bad_search_settings_are_user_errors():

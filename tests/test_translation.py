@@ -102,9 +102,9 @@ def test_bf16_precision_decodes_under_autocast(parts, beam_size, monkeypatch):
     seen = []
     real_decode_step = model.decode_step
 
-    def recording_decode_step(*args):
+    def recording_decode_step(*args, **kwargs):
         seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
-        return real_decode_step(*args)
+        return real_decode_step(*args, **kwargs)
 
     monkeypatch.setattr(model, "decode_step", recording_decode_step)
     bf16 = make_translator(parts, beam_size=beam_size, precision="bf16").translate(SOURCES)

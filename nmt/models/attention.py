@@ -134,8 +134,9 @@ class MultiHeadAttention(nn.Module):
     The three input projections are one (3D, D) matrix, as in torch.nn.MultiheadAttention:
     self-attention projects Q, K and V with one matmul; cross-attention projects Q with the
     first block and K, V of the encoder output with the other two, once per sentence.
-    The fast path is `F.scaled_dot_product_attention`; when weights are asked for, the same
-    computation is written out so it can return them per head (average over dim 1 for one map).
+    The fast path is `F.scaled_dot_product_attention`; when weights are asked for, and for a
+    single query (a decoding step, where the fused CPU kernel is slower), the same computation
+    is written out, which returns the weights per head (average over dim 1 for one map).
     """
 
     def __init__(self, *, d_model: int, num_heads: int, dropout: float) -> None:
@@ -189,7 +190,9 @@ class MultiHeadAttention(nn.Module):
         attn_weights (B, H, T, S) when need_weights, else None.
         """
         dropout_p = self.dropout if self.training else 0.0
-        if need_weights:
+        # One query per row (a decoding step): the CPU fused kernel is ~2.5x slower here than
+        # two small batched matmuls, which also give the weights for free.
+        if need_weights or q.size(2) == 1:
             if is_causal:
                 length = q.size(2)
                 causal_mask = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
@@ -197,6 +200,7 @@ class MultiHeadAttention(nn.Module):
             scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, S)
             attn_weights = masked_softmax(scores, mask)  # (B, H, T, S)
             context = dropout(attn_weights, dropout_p, self.training) @ v  # (B, H, T, Dh)
+            attn_weights = attn_weights if need_weights else None
         else:
             # A row with every key masked comes back as zeros, not NaN (torch >= 2.5).
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)

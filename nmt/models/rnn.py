@@ -279,12 +279,14 @@ class RNNSeq2Seq(Seq2Seq):
             pre_output = self._deep_output(step_output, context, embedded)
         return self.output_proj(self.dropout(pre_output))
 
-    def decode_step(self, prev_tokens: Tensor, state: RNNState) -> tuple[Tensor, RNNState, Tensor]:
-        """prev_tokens (B,) -> log_probs (B, V), next state, attn_weights (B, 1, 1, S)."""
+    def decode_step(
+        self, prev_tokens: Tensor, state: RNNState, *, need_weights: bool = True
+    ) -> tuple[Tensor, RNNState, Tensor | None]:
+        """prev_tokens (B,) -> log_probs (B, V), next state, attn_weights (B, 1, 1, S) or None."""
         embedded = self.dropout(self.tgt_embed(prev_tokens))  # (B, E)
         step_output, context, state, attn_weights = self._step(embedded, state)
         logits = self._logits(step_output, context, embedded)  # (B, V)
-        return log_softmax_fp32(logits), state, attn_weights[:, None, None, :]
+        return log_softmax_fp32(logits), state, attn_weights[:, None, None, :] if need_weights else None
 
     def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
         """src (B, S), src_mask (B, S), tgt_in (B, T) -> logits (B, T, V).

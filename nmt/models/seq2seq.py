@@ -39,12 +39,17 @@ class Seq2Seq(nn.Module, ABC):
         """src (B, S) token ids, src_mask (B, S) -> the state before the first target position."""
 
     @abstractmethod
-    def decode_step(self, prev_tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState, Tensor]:
-        """prev_tokens (B,) -> log_probs (B, V), the next state, attn_weights (B, L, H, S).
+    def decode_step(
+        self, prev_tokens: Tensor, state: DecoderState, *, need_weights: bool = True
+    ) -> tuple[Tensor, DecoderState, Tensor | None]:
+        """prev_tokens (B,) -> log_probs (B, V), the next state, attn_weights (B, L, H, S) or None.
 
+        log_probs is a new float32 tensor the caller may overwrite (searches mask and add to it in place).
         attn_weights are the decoder's weights over source positions for this step:
         one layer and one head for the RNN models (L = H = 1), every cross-attention
         layer and head for the Transformer. Exactly 0 on padded source positions.
+        need_weights=False returns None instead, and lets a model skip the work (the
+        Transformer then takes the fused attention kernel).
         """
 
     @abstractmethod
@@ -69,8 +74,8 @@ class Seq2Seq(nn.Module, ABC):
 
 
 def log_softmax_fp32(logits: Tensor) -> Tensor:
-    """log-softmax in float32 whatever the autocast dtype, so beam scores add up exactly."""
-    return torch.log_softmax(logits.float(), dim=-1)
+    """log-softmax in float32 whatever the autocast dtype, so beam scores add up exactly; a new tensor."""
+    return torch.log_softmax(logits, dim=-1, dtype=torch.float32)
 
 
 # Validation of constructor arguments. The message names the `model.<key>` a user sets from

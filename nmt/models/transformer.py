@@ -328,8 +328,10 @@ class Transformer(Seq2Seq):
             x, _, _ = layer(x, cross_kv=(k, v), memory_mask=memory_mask, self_cache=None, need_weights=False)
         return self.output_proj(self.decoder_norm(x))  # (B, T, V)
 
-    def decode_step(self, prev_tokens: Tensor, state: TransformerState) -> tuple[Tensor, TransformerState, Tensor]:
-        """prev_tokens (B,) -> log_probs (B, V), next state, cross attn_weights (B, L, H, S)."""
+    def decode_step(
+        self, prev_tokens: Tensor, state: TransformerState, *, need_weights: bool = True
+    ) -> tuple[Tensor, TransformerState, Tensor | None]:
+        """prev_tokens (B,) -> log_probs (B, V), next state, cross attn_weights (B, L, H, S) or None."""
         memory_mask = state.src_mask[:, None, None, :]  # (B, 1, 1, S)
         x = self._embed(self.tgt_embed, prev_tokens.unsqueeze(1), state.step)  # (B, 1, D)
         self_keys, self_values, weights = [], [], []
@@ -339,11 +341,12 @@ class Transformer(Seq2Seq):
                 cross_kv=(state.cross_keys[index], state.cross_values[index]),
                 memory_mask=memory_mask,
                 self_cache=(state.self_keys[index], state.self_values[index]),
-                need_weights=True,
+                need_weights=need_weights,
             )
             self_keys.append(k)
             self_values.append(v)
-            weights.append(attn_weights.squeeze(2))  # (B, H, S)
+            if attn_weights is not None:
+                weights.append(attn_weights.squeeze(2))  # (B, H, S)
         logits = self.output_proj(self.decoder_norm(x)).squeeze(1)  # (B, V)
         new_state = TransformerState(
             src_mask=state.src_mask,
@@ -353,4 +356,5 @@ class Transformer(Seq2Seq):
             self_values=tuple(self_values),
             step=state.step + 1,
         )
-        return log_softmax_fp32(logits), new_state, torch.stack(weights, dim=1)  # (B, L, H, S)
+        attn_weights = torch.stack(weights, dim=1) if weights else None  # (B, L, H, S)
+        return log_softmax_fp32(logits), new_state, attn_weights

@@ -188,6 +188,20 @@ def test_cross_attention_equals_reference_in_float64(need_weights):
         assert weights is None
 
 
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_one_query_per_row_equals_reference_and_gives_weights_only_when_asked(need_weights):
+    # A decoding step attends with a single query, computed without the fused kernel.
+    module = multi_head()
+    query, memory = mha_inputs()
+    output, weights = module(query[:, -1:], memory, memory, key_mask(), need_weights=need_weights)
+    expected, expected_weights = reference_multi_head(module, query[:, -1:], memory, memory, key_mask(), causal=False)
+    torch.testing.assert_close(output, expected, atol=1e-6, rtol=0)
+    if need_weights:
+        torch.testing.assert_close(weights, expected_weights, atol=1e-6, rtol=0)
+    else:
+        assert weights is None
+
+
 @pytest.mark.parametrize("need_weights", [False, True], ids=["sdpa", "explicit"])
 def test_causal_self_attention_equals_reference_in_float64(need_weights):
     module = multi_head()

@@ -38,6 +38,19 @@ def test_decode_step_reproduces_forward(variant_model):
     torch.testing.assert_close(stepped, expected, atol=1e-5, rtol=0)
 
 
+def test_decode_step_without_weights_gives_the_same_log_probs(variant_model):
+    src, src_mask, tgt_in = batch()
+    with torch.no_grad():
+        stepped, _ = step_through(variant_model, src, src_mask, tgt_in)
+        state, log_probs = variant_model.encode(src, src_mask), []
+        for position in range(tgt_in.size(1)):
+            step_log_probs, state, attn_weights = variant_model.decode_step(tgt_in[:, position], state,
+                                                                            need_weights=False)
+            assert attn_weights is None
+            log_probs.append(step_log_probs)
+    torch.testing.assert_close(torch.stack(log_probs, dim=1), stepped, atol=1e-6, rtol=0)
+
+
 def test_sentence_alone_equals_sentence_in_padded_batch(variant_model):
     src, src_mask, tgt_in = batch()
     with torch.no_grad():
