@@ -401,18 +401,14 @@ class Runner:
         train, decode = {"nmt": (self._train_nmt, self._decode_nmt), "joeynmt": (self._train_joey, self._decode_joey),
                          "onmt": (self._train_onmt, self._decode_onmt)}[tool]
         try:
-            trained, intervals, checkpoint = train(model, run_dir, batch_setting, self.budget)
-            result.train_wall_s, result.train_peak_rss_mb = trained.wall_s, trained.peak_rss_mb
-            result.parameters = parse_parameters(tool, trained.log)
-            result.train_intervals = [interval.tgt_tokens_per_s for interval in intervals]
-            result.train_tgt_tokens_per_s = steady_state(intervals)
-            logged_batch = [interval.tgt_tokens_per_batch for interval in intervals[1:] if interval.tgt_tokens_per_batch]
-            if logged_batch:
-                result.real_tgt_per_batch = statistics.mean(logged_batch)
-            if self.budget.train_minutes > 0 and result.train_tgt_tokens_per_s:
-                checkpoint = self._budget_run(result, train, model, batch_setting)
+            if self.args.decode_only:
+                checkpoint = self._existing_checkpoint(tool, model)
+                result.budget_minutes = self.budget.train_minutes
+            else:
+                checkpoint = self._train(result, train, run_dir)
             hypotheses_path = run_dir / "hypotheses.txt"
-            decoded = decode(checkpoint, run_dir, hypotheses_path)
+            decodes = [decode(checkpoint, run_dir, hypotheses_path) for _ in range(self.args.decode_repeats)]
+            decoded = median_decode(tool, decodes)
             hypotheses = hypotheses_path.read_text(encoding="utf-8").splitlines()
             if tool != "nmt":
                 hypotheses = [detokenize(line) for line in hypotheses]
@@ -421,6 +417,33 @@ class Runner:
             result.error = str(error).splitlines()[0]
             print(f"  {tool} {model}: FAILED: {error}", file=sys.stderr, flush=True)
         return result
+
+    def _train(self, result: ToolResult, train, run_dir: Path) -> Path:
+        """The throughput run (and the time-budget run when asked for): its figures into `result`; the checkpoint."""
+        trained, intervals, checkpoint = train(result.model, run_dir, result.batch_setting, self.budget)
+        result.train_wall_s, result.train_peak_rss_mb = trained.wall_s, trained.peak_rss_mb
+        result.parameters = parse_parameters(result.tool, trained.log)
+        result.train_intervals = [interval.tgt_tokens_per_s for interval in intervals]
+        result.train_tgt_tokens_per_s = steady_state(intervals)
+        logged_batch = [interval.tgt_tokens_per_batch for interval in intervals[1:] if interval.tgt_tokens_per_batch]
+        if logged_batch:
+            result.real_tgt_per_batch = statistics.mean(logged_batch)
+        if self.budget.train_minutes > 0 and result.train_tgt_tokens_per_s:
+            checkpoint = self._budget_run(result, train, result.model, result.batch_setting)
+        return checkpoint
+
+    def _existing_checkpoint(self, tool: str, model: str) -> Path:
+        """--decode-only: the checkpoint an earlier run left (its time-budget run's with --train-minutes)."""
+        run_dir = self.args.work_dir / tool / (f"{model}-budget" if self.budget.train_minutes > 0 else model)
+        if tool == "onmt":
+            found = sorted(run_dir.glob("model_step_*.pt"), key=lambda path: int(path.stem.rsplit("_", 1)[1]))
+            checkpoint = found[-1] if found else run_dir / "model_step_N.pt"
+        else:
+            checkpoint = run_dir / {"nmt": "checkpoints/last.pt", "joeynmt": "model/latest.ckpt"}[tool]
+        if not checkpoint.exists():
+            raise FileNotFoundError(f"--decode-only found no checkpoint {checkpoint}; train it first "
+                                    "(the same command without --decode-only)")
+        return checkpoint
 
     def _budget_run(self, result: ToolResult, train, model: str, batch_setting: int) -> Path:
         """Train afresh for the updates that `train_minutes` buy at the speed just measured; its checkpoint."""
@@ -551,8 +574,17 @@ class Runner:
             [sys.executable, Path(__file__).resolve(), "decode-nmt", "--ckpt", checkpoint,
              "--src", self.data.directory / "decode.raw.de", "--out", hypotheses_path, "--beam", str(self.args.beam),
              "--length-penalty", str(self.args.length_penalty), "--max-len-a", str(self.args.max_len_a),
-             "--batch-tokens", str(self.args.decode_batch_tokens), "--threads", str(self.args.threads)],
+             "--batch-tokens", str(self.args.decode_batch_tokens), "--threads", str(self.args.threads),
+             "--precision", self.args.nmt_decode_precision],
             log_path=run_dir / "decode.out", env=self.env, cwd=REPO)
+
+
+def median_decode(tool: str, decodes: Sequence[ProcessResult]) -> ProcessResult:
+    """The decoding run with the median generation time (wall time where the tool logs none)."""
+    def seconds(decoded: ProcessResult) -> float:
+        return parse_generation_seconds(tool, decoded.log) or decoded.wall_s
+
+    return sorted(decodes, key=seconds)[(len(decodes) - 1) // 2]
 
 
 def decode_nmt_main(args: argparse.Namespace) -> None:
@@ -570,7 +602,7 @@ def decode_nmt_main(args: argparse.Namespace) -> None:
     sources = args.src.read_text(encoding="utf-8").splitlines()
     translator = Translator(model, tokenizer, beam_size=args.beam, length_penalty=args.length_penalty,
                             max_len_a=args.max_len_a, max_len_b=args.max_len_b, batch_tokens=args.batch_tokens,
-                            device=torch.device("cpu"))
+                            device=torch.device("cpu"), precision=args.precision)
     started = time.perf_counter()
     hypotheses = translator.translate(sources)
     print(f"generation_seconds={time.perf_counter() - started:.4f}")
@@ -644,6 +676,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     decode.add_argument("--max-len-b", type=int, default=1)
     decode.add_argument("--batch-tokens", type=int, default=4096)
     decode.add_argument("--threads", type=int, default=2)
+    decode.add_argument("--precision", choices=("32", "bf16"), default="32")
 
     parser.add_argument("--quick", action="store_true", help="smoke run: 6 updates, 40 test sentences")
     parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
@@ -662,6 +695,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--length-penalty", type=float, default=1.0, help="GNMT alpha in every tool")
     parser.add_argument("--max-len-a", type=float, default=1.5, help="max output length = a * source length")
     parser.add_argument("--decode-batch-tokens", type=int, default=4096, help="decoding batch size in tokens")
+    parser.add_argument("--decode-repeats", type=int, default=1,
+                        help="decode each model this many times and report the run with the median time")
+    parser.add_argument("--decode-only", action="store_true",
+                        help="decode the checkpoints an earlier run left in --work-dir (its time-budget "
+                             "models with --train-minutes) instead of training")
+    parser.add_argument("--nmt-decode-precision", choices=("32", "bf16"), default="32",
+                        help="nmt's decoding precision (bf16: autocast; the peers decode in fp32)")
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "data" / "multi30k",
                         help="folder with {train,val,test_2016_flickr}.{de,en}.gz")
     parser.add_argument("--tokenizer", choices=("nmt", "standalone"), default="nmt",
@@ -680,6 +720,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.corpus = args.corpus.resolve()
         if args.tokenizer == "standalone" and "nmt" in args.tools:
             parser.error("--tokenizer standalone runs the peers only; drop nmt from --tools")
+        if args.decode_repeats < 1:
+            parser.error(f"--decode-repeats {args.decode_repeats} must be at least 1")
     return args
 
 
@@ -721,7 +763,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = []
     for model in args.models:
         for tool in args.tools:
-            print(f"{model} / {tool}: {budget.train_steps} updates, {runner.decode_count} test sentences", flush=True)
+            work = "decoding the earlier run's model" if args.decode_only else f"{budget.train_steps} updates"
+            print(f"{model} / {tool}: {work}, {runner.decode_count} test sentences", flush=True)
             result = runner.run(tool, model, *batches[tool])
             print(f"  train {_show(result.train_tgt_tokens_per_s)} tgt tok/s, decode "
                   f"{_show(result.decode_sentences_per_s)} sent/s, BLEU {_show(result.bleu)}", flush=True)

@@ -54,6 +54,15 @@ def test_parameters_and_generation_time_are_read_from_each_tools_log():
     assert bench_peers.parse_generation_seconds("onmt", JOEY_LOG) is None
 
 
+def test_repeated_decodes_report_the_run_with_the_median_generation_time():
+    runs = [bench_peers.ProcessResult(wall_s=wall, peak_rss_mb=0.0, log=f"generation_seconds={seconds}")
+            for wall, seconds in ((20.0, 9.5), (10.0, 8.0), (11.0, 12.0))]
+    assert bench_peers.median_decode("nmt", runs) is runs[0]  # by the logged time, not the wall time
+    assert bench_peers.median_decode("nmt", runs[1:]) is runs[1]  # an even count takes the faster middle run
+    untimed = [bench_peers.ProcessResult(wall_s=wall, peak_rss_mb=0.0, log="") for wall in (3.0, 1.0, 2.0)]
+    assert bench_peers.median_decode("onmt", untimed) is untimed[2]
+
+
 def test_steady_state_drops_the_warm_up_interval_and_takes_the_median():
     intervals = bench_peers.parse_joey_intervals(JOEY_LOG)
 
