@@ -22,6 +22,7 @@ from nmt.errors import NMTError
 from nmt.models.dropout import dropout
 from nmt.models.seq2seq import check_choice, check_positive, check_probability
 
+FEW_QUERIES = 8  # up to this many queries per row, MultiHeadAttention in eval mode computes attention explicitly
 LuongScore = Literal["dot", "general", "concat"]
 LUONG_SCORES: tuple[str, ...] = ("dot", "general", "concat")
 
@@ -135,8 +136,8 @@ class MultiHeadAttention(nn.Module):
     self-attention projects Q, K and V with one matmul; cross-attention projects Q with the
     first block and K, V of the encoder output with the other two, once per sentence.
     The fast path is `F.scaled_dot_product_attention`; when weights are asked for, and for a
-    single query (a decoding step, where the fused CPU kernel is slower), the same computation
-    is written out, which returns the weights per head (average over dim 1 for one map).
+    few queries per row (decoding steps, where the fused CPU kernel is slower), the same
+    computation is written out, which returns the weights per head (average over dim 1 for one map).
     """
 
     def __init__(self, *, d_model: int, num_heads: int, dropout: float) -> None:
@@ -190,9 +191,9 @@ class MultiHeadAttention(nn.Module):
         attn_weights (B, H, T, S) when need_weights, else None.
         """
         dropout_p = self.dropout if self.training else 0.0
-        # One query per row (a decoding step): the CPU fused kernel is ~2.5x slower here than
-        # two small batched matmuls, which also give the weights for free.
-        if need_weights or q.size(2) == 1:
+        # Inference with a few queries per row (a decoding step: one per row, or one per beam of
+        # a sentence): the CPU fused kernel is 2-3x slower here than two small batched matmuls.
+        if need_weights or (not self.training and q.size(2) <= FEW_QUERIES):
             if is_causal:
                 length = q.size(2)
                 causal_mask = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()

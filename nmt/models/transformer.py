@@ -4,7 +4,8 @@ Pre-norm (layer norm before each sub-layer, plus a final one; Wang et al. 2019, 
 Transformer Models for Machine Translation") trains stably without a long warm-up; post-norm is
 the original paper's placement (3.1). Incremental decoding keeps a key/value cache: each
 `decode_step` projects one new position per layer and appends it to the self-attention cache,
-and cross-attention keys/values are projected once in `encode` and carried in the state.
+and cross-attention keys/values are projected once in `encode` and carried in the state, one
+copy per source sentence: the K beams of a sentence attend to it as one group of K queries.
 
 Initialisation (Vaswani et al.'s reference code tensor2tensor, and fairseq): Xavier-uniform
 linear weights (each of W^Q, W^K, W^V separately, so the fused projection changes nothing), zero
@@ -156,12 +157,14 @@ class DecoderLayer(_Sublayers):
         memory_mask: Tensor,
         self_cache: tuple[Tensor, Tensor] | None,
         need_weights: bool,
+        rows_per_source: int = 1,
     ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
-        """x (B, T, D); cross_kv 2 x (B, H, S, Dh); memory_mask (B, 1, 1, S).
+        """x (B, T, D); cross_kv 2 x (B / G, H, S, Dh); memory_mask (B / G, 1, 1, S), G = rows_per_source.
 
         self_cache None: teacher forcing over all T positions with a causal mask. Otherwise the
         keys/values (B, H, t, Dh) of the t earlier positions: x holds the next position (T = 1),
-        which may attend to all of them, so no mask is needed.
+        which may attend to all of them, so no mask is needed. With G > 1 (decoding, T = 1) rows
+        g * G ... g * G + G - 1 translate source g, and cross-attend to it as G queries at once.
         Returns x (B, T, D), the self-attention keys/values including x's, cross attn_weights
         (B, H, T, S) or None.
         """
@@ -174,8 +177,14 @@ class DecoderLayer(_Sublayers):
         x = self.add(self.self_attn_norm, x, update)
 
         h = self.sublayer_input(self.cross_attn_norm, x)
-        query = self.cross_attn.project_query(h)  # (B, H, T, Dh)
+        if rows_per_source > 1:
+            h = h.reshape(-1, rows_per_source, h.size(-1))  # (B / G, G, D): a source's rows as its queries
+        query = self.cross_attn.project_query(h)  # (B / G, H, T * G, Dh)
         update, attn_weights = self.cross_attn.attend(query, *cross_kv, memory_mask, need_weights=need_weights)
+        if rows_per_source > 1:
+            update = update.reshape(x.shape)  # (B, 1, D)
+            if attn_weights is not None:  # (B / G, H, G, S) -> (B, H, 1, S)
+                attn_weights = attn_weights.transpose(1, 2).reshape(x.size(0), -1, 1, attn_weights.size(-1))
         x = self.add(self.cross_attn_norm, x, update)
 
         h = self.sublayer_input(self.feed_forward_norm, x)
@@ -184,30 +193,48 @@ class DecoderLayer(_Sublayers):
 
 @dataclass(frozen=True)
 class TransformerState:
-    """Decoder state: cross-attention keys/values (fixed) and the growing self-attention cache."""
+    """Decoder state: cross-attention keys/values (fixed) and the growing self-attention cache.
 
-    src_mask: Tensor  # (B, S)
-    cross_keys: tuple[Tensor, ...]  # per decoder layer (B, H, S, Dh)
-    cross_values: tuple[Tensor, ...]  # per decoder layer (B, H, S, Dh)
+    The source side is held once per group of G = rows_per_source consecutive rows that
+    translate the same sentence (beam search: its K beams), so expanding to K beams and
+    reordering them copies only the self-attention cache.
+    """
+
+    src_mask: Tensor  # (B / G, S)
+    cross_keys: tuple[Tensor, ...]  # per decoder layer (B / G, H, S, Dh)
+    cross_values: tuple[Tensor, ...]  # per decoder layer (B / G, H, S, Dh)
     self_keys: tuple[Tensor, ...]  # per decoder layer (B, H, t, Dh), t = positions decoded so far
     self_values: tuple[Tensor, ...]  # per decoder layer (B, H, t, Dh)
     step: int  # t: the position of the next target token
+    rows_per_source: int = 1  # G: row r decodes the source of group r // G
 
     def select(self, indices: Tensor, *, same_sources: bool = False) -> TransformerState:
-        """Rows `indices` (B',) in that order: beam search reorders and expands with it (see DecoderState)."""
+        """Rows `indices` (B',) in that order: beam search reorders and expands with it (see DecoderState).
 
-        def pick(tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-            return tuple(tensor.index_select(0, indices) for tensor in tensors)
+        The result keeps one source-side copy per run of selected rows from the same group when
+        every run has the same length (as beam search selects), and one per row otherwise.
+        """
 
+        def pick(tensors: tuple[Tensor, ...], rows: Tensor) -> tuple[Tensor, ...]:
+            return tuple(tensor.index_select(0, rows) for tensor in tensors)
+
+        self_keys, self_values = pick(self.self_keys, indices), pick(self.self_values, indices)
         if same_sources:
-            return replace(self, self_keys=pick(self.self_keys), self_values=pick(self.self_values))
+            return replace(self, self_keys=self_keys, self_values=self_values)
+        sources = torch.div(indices, self.rows_per_source, rounding_mode="floor")  # (B',) group of each row
+        groups, run_lengths = torch.unique_consecutive(sources, return_counts=True)
+        if groups.numel() > 0 and bool((run_lengths == run_lengths[0]).all()):
+            rows_per_source = int(run_lengths[0])
+        else:
+            groups, rows_per_source = sources, 1
         return TransformerState(
-            src_mask=self.src_mask.index_select(0, indices),
-            cross_keys=pick(self.cross_keys),
-            cross_values=pick(self.cross_values),
-            self_keys=pick(self.self_keys),
-            self_values=pick(self.self_values),
+            src_mask=self.src_mask.index_select(0, groups),
+            cross_keys=pick(self.cross_keys, groups),
+            cross_values=pick(self.cross_values, groups),
+            self_keys=self_keys,
+            self_values=self_values,
             step=self.step,
+            rows_per_source=rows_per_source,
         )
 
 
@@ -332,7 +359,7 @@ class Transformer(Seq2Seq):
         self, prev_tokens: Tensor, state: TransformerState, *, need_weights: bool = True
     ) -> tuple[Tensor, TransformerState, Tensor | None]:
         """prev_tokens (B,) -> log_probs (B, V), next state, cross attn_weights (B, L, H, S) or None."""
-        memory_mask = state.src_mask[:, None, None, :]  # (B, 1, 1, S)
+        memory_mask = state.src_mask[:, None, None, :]  # (B / G, 1, 1, S)
         x = self._embed(self.tgt_embed, prev_tokens.unsqueeze(1), state.step)  # (B, 1, D)
         self_keys, self_values, weights = [], [], []
         for index, layer in enumerate(self.decoder_layers):
@@ -342,19 +369,13 @@ class Transformer(Seq2Seq):
                 memory_mask=memory_mask,
                 self_cache=(state.self_keys[index], state.self_values[index]),
                 need_weights=need_weights,
+                rows_per_source=state.rows_per_source,
             )
             self_keys.append(k)
             self_values.append(v)
             if attn_weights is not None:
                 weights.append(attn_weights.squeeze(2))  # (B, H, S)
         logits = self.output_proj(self.decoder_norm(x)).squeeze(1)  # (B, V)
-        new_state = TransformerState(
-            src_mask=state.src_mask,
-            cross_keys=state.cross_keys,
-            cross_values=state.cross_values,
-            self_keys=tuple(self_keys),
-            self_values=tuple(self_values),
-            step=state.step + 1,
-        )
+        new_state = replace(state, self_keys=tuple(self_keys), self_values=tuple(self_values), step=state.step + 1)
         attn_weights = torch.stack(weights, dim=1) if weights else None  # (B, L, H, S)
         return log_softmax_fp32(logits), new_state, attn_weights

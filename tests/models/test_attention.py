@@ -190,8 +190,8 @@ def test_cross_attention_equals_reference_in_float64(need_weights):
 
 @pytest.mark.parametrize("need_weights", [False, True])
 def test_one_query_per_row_equals_reference_and_gives_weights_only_when_asked(need_weights):
-    # A decoding step attends with a single query, computed without the fused kernel.
-    module = multi_head()
+    # A decoding step (eval mode, one query) is computed without the fused kernel.
+    module = multi_head().eval()
     query, memory = mha_inputs()
     output, weights = module(query[:, -1:], memory, memory, key_mask(), need_weights=need_weights)
     expected, expected_weights = reference_multi_head(module, query[:, -1:], memory, memory, key_mask(), causal=False)

@@ -35,6 +35,31 @@ def test_self_attention_cache_grows_one_position_per_step_and_cross_cache_is_reu
     assert state.cross_keys is cross_keys  # projected once in encode, carried along
 
 
+def test_beams_share_one_copy_of_their_sentences_source_side():
+    model = tiny_model("transformer").eval()
+    src, src_mask = padded_batch([[5, 6, 7, 3], [11, 12, 3], [8, 3]])
+    beams = 3
+    tokens = torch.tensor([4, 5, 6, 7, 8, 9, 10, 11, 12])  # a different token in every beam
+    with torch.no_grad():
+        state = model.encode(src, src_mask).select(torch.arange(3).repeat_interleave(beams))
+        assert (state.rows_per_source, state.cross_keys[0].size(0), state.self_keys[0].size(0)) == (3, 3, 9)
+        log_probs, state, weights = model.decode_step(tokens, state)
+        for beam in range(beams):  # the same as decoding each beam's rows on their own, one row per sentence
+            alone, _, alone_weights = model.decode_step(tokens[beam::beams], model.encode(src, src_mask))
+            torch.testing.assert_close(log_probs[beam::beams], alone, atol=1e-5, rtol=0)
+            torch.testing.assert_close(weights[beam::beams], alone_weights, atol=1e-6, rtol=0)
+        # sentence 1 finishes; beams of sentences 0 and 2 are reordered within their sentence
+        state = state.select(torch.tensor([2, 0, 0, 6, 8, 7]))
+        assert (state.rows_per_source, state.cross_keys[0].size(0)) == (3, 2)
+        assert torch.equal(state.src_mask, src_mask[[0, 2]])
+        irregular = state.select(torch.tensor([0, 1, 3]))  # runs of 2 and 1 rows: one copy per row
+        assert (irregular.rows_per_source, irregular.cross_keys[0].size(0)) == (1, 3)
+    # each beam's attention is over its own sentence's real positions
+    assert torch.all(weights[3:6, ..., 3:] == 0) and torch.all(weights[6:, ..., 2:] == 0)
+    assert torch.all(weights[6:, ..., :2] > 0)
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(9, 2, 2))
+
+
 def test_sinusoidal_positions_follow_the_paper_formula():
     table = sinusoidal_table(50, 16)
     position, i = 37, 3
