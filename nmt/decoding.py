@@ -167,7 +167,7 @@ def beam_search(
         raise NMTError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search or e.g. 5.")
     if not 1 <= nbest <= beam_size:
         raise NMTError(f"nbest={nbest} must be between 1 and beam_size={beam_size}; raise beam_size or lower nbest.")
-    batch_size, beam = src.size(0), beam_size
+    batch_size = src.size(0)
     max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model))  # (B,)
     state = model.encode(src, src_mask)
     beams = _Beams(
@@ -184,14 +184,14 @@ def beam_search(
         log_probs = _constrain(log_probs, step=step, max_len=max_len[beams.active].repeat_interleave(beams.width))
         if return_attention:
             beams.attention = _append_step(beams.attention, attn_weights)
-        cand_scores, cand_beams, cand_tokens = _advance(beams.scores, log_probs, beam_size=beam)  # (A, 2K) each
+        cand_scores, cand_beams, cand_tokens = _advance(beams.scores, log_probs, beam_size=beam_size)  # (A, 2K) each
         del log_probs  # the (A * W, V) block is free again before the next step allocates its own
         _finish(
             beams, cand_scores, cand_beams, cand_tokens,
-            finished=finished, src_mask=src_mask, step=step, alpha=length_penalty, beam_size=beam,
+            finished=finished, src_mask=src_mask, step=step, alpha=length_penalty, beam_size=beam_size,
         )
         kept, rows, prev = _select(beams, cand_scores, cand_beams, cand_tokens,
-                                   finished=finished, max_len=max_len, step=step, beam_size=beam)
+                                   finished=finished, max_len=max_len, step=step, beam_size=beam_size)
         if rows.numel() > 0:
             # while no sentence is done and the width stays K, rows only reorder beams within their sentences
             same_sources = kept.active.numel() == beams.active.numel() and kept.width == beams.width

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Literal
 
 import torch
 
@@ -22,6 +23,9 @@ def resolve_device(choice: str, *, key: str = "device") -> torch.device:
     if choice.startswith("cuda") and not torch.cuda.is_available():
         raise NMTError(f"{key}={choice} but torch sees no CUDA device; use {key}=cpu or {key}=auto.")
     return torch.device(choice)
+
+
+Precision = Literal["32", "bf16"]  # of trainer.precision and of nmt-evaluate / nmt-translate
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:

@@ -15,11 +15,10 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 
-from nmt.device import configure_cpu
+from nmt.device import Precision, configure_cpu
 from nmt.errors import NMTError
 
 Device = Literal["auto", "cpu", "cuda"]
-Precision = Literal["32", "bf16"]
 ScheduleChoice = Literal["auto", "inverse_sqrt", "plateau", "constant"]
 Metric = Literal["bleu", "chrf", "loss"]
 

@@ -40,11 +40,12 @@ def translate(cfg: DictConfig, *, stdin: TextIO | None = None, stdout: TextIO | 
     if cfg.nbest > cfg.beam_size:
         raise NMTError(f"nbest={cfg.nbest} exceeds beam_size={cfg.beam_size}; raise beam_size or lower nbest.")
     configure_cpu(cfg.threads)
-    _, model, tokenizer = load_for_translation(checkpoint_path, device=resolve_device(cfg.device))
+    device = resolve_device(cfg.device)
+    _, model, tokenizer = load_for_translation(checkpoint_path, device=device)
     translator = Translator(
         model, tokenizer, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty,
         max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b, batch_tokens=cfg.batch_tokens,
-        device=resolve_device(cfg.device), max_src_tokens=cfg.max_src_tokens, precision=cfg.precision,
+        device=device, max_src_tokens=cfg.max_src_tokens, precision=cfg.precision,
     )
     if cfg.text is None and cfg.input is None and cfg.output is None and stdin.isatty():
         return _translate_interactively(translator, cfg, stdin=stdin, stdout=stdout)

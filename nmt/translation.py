@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import torch
 from torch import Tensor
@@ -21,7 +22,7 @@ from nmt.checkpoint import Checkpoint, load_checkpoint, restore_model, restore_t
 from nmt.data.batching import Batch, collate, sorted_batches
 from nmt.data.tokenizer import Tokenizer
 from nmt.decoding import Hypothesis, beam_search, greedy_search, sequence_log_probs, target_token_cap
-from nmt.device import autocast
+from nmt.device import Precision, autocast
 from nmt.errors import NMTError
 from nmt.models.seq2seq import Seq2Seq
 from nmt.tokens import EOS_ID, UNK_ID
@@ -85,7 +86,7 @@ class Translator:
         self.batch_tokens = batch_tokens
         self.device = torch.device(device)
         self.max_src_tokens = max_src_tokens
-        if str(precision) not in ("32", "bf16"):
+        if str(precision) not in get_args(Precision):
             raise NMTError(f"precision={precision!r} is not valid; choose 32 or bf16 (bf16: matmuls in bfloat16).")
         self.precision = str(precision)
 

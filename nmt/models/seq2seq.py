@@ -48,8 +48,8 @@ class Seq2Seq(nn.Module, ABC):
         attn_weights are the decoder's weights over source positions for this step:
         one layer and one head for the RNN models (L = H = 1), every cross-attention
         layer and head for the Transformer. Exactly 0 on padded source positions.
-        need_weights=False returns None instead, and lets a model skip the work (the
-        Transformer then takes the fused attention kernel).
+        need_weights=False returns None instead, so a model need not gather and stack
+        them for every step (greedy and beam search ask only when attention is returned).
         """
 
     @abstractmethod
