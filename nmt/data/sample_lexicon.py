@@ -17,7 +17,8 @@ It holds every word the generator may use and what the grammar needs to know abo
 The tables are compact strings parsed once at import into `Noun`, `Adjective` and
 `Verb` records (`NOUNS`, `ADJECTIVES`, `TRANSITIVE_VERBS`, …); `nouns_with`,
 `verbs_taking`, `attributive` and `predicative` look words up by tag. Adding a word
-means adding an entry to a table here; `nmt.data.sample` turns the words into sentences.
+means adding an entry to a table here; `nmt.data.sample_phrases` and
+`nmt.data.sample_grammar` turn the words into sentences.
 """
 
 from __future__ import annotations

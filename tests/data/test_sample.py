@@ -2,10 +2,13 @@
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from nmt.data import sample
+from nmt.data.corpus import CorpusConfig
+from nmt.data.pipeline import corpus_key
 from nmt.errors import NMTError
 
 SIZES = {"train": 6000, "validation": 300, "test": 300}
@@ -214,3 +217,16 @@ def test_pronoun_pairs_skip_excluded_sources():
     first = sample.generate_pronoun_pairs(size=16, seed=3)
     second = sample.generate_pronoun_pairs(size=16, seed=3, exclude={src for src, _, _ in first})
     assert len(second) == 16 and not {src for src, _, _ in first} & {src for src, _, _ in second}
+
+
+def test_cache_key_covers_every_generator_module(monkeypatch):
+    """Editing any nmt/data/sample*.py file changes the corpus cache key, so no stale corpus is reused."""
+    corpus = CorpusConfig(name="sample", source="sample", src_lang="en", tgt_lang="fr", vocab_size=100,
+                          clean={"max_len": 50, "max_ratio": 3.0, "dedup": False}, sample_sizes=SIZES)
+    key = corpus_key(corpus)
+    read_bytes = Path.read_bytes
+    modules = sorted(Path(sample.__file__).parent.glob("sample*.py"))
+    assert len(modules) >= 4
+    for module in modules:
+        monkeypatch.setattr(Path, "read_bytes", lambda path, edited=module: read_bytes(path) + b"#" * (path == edited))
+        assert corpus_key(corpus) != key, module.name
