@@ -17,16 +17,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from nmt.errors import NMTError
-
-if TYPE_CHECKING:
-    from nmt.data.tokenizer import Tokenizer
-    from nmt.models.seq2seq import Seq2Seq
+from nmt.errors import NMTError, error_summary
 
 log = logging.getLogger(__name__)
 
@@ -111,42 +107,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise NMTError(
-            f"checkpoint {path} is not a readable nmt checkpoint ({_first_line(error)}); "
+            f"checkpoint {path} is not a readable nmt checkpoint ({error_summary(error)}); "
             "pass a .pt file written by nmt-train."
         ) from None
     if not isinstance(payload, Mapping):
         raise NMTError(f"checkpoint {path} holds a {type(payload).__name__}, not an nmt checkpoint; "
                        "pass a .pt file written by nmt-train.")
     return _from_mapping(payload, source=str(path))
-
-
-def restore_model(checkpoint: Checkpoint, *, device: str | torch.device = "cpu") -> Seq2Seq:
-    """Rebuild the model from the checkpoint's own config (never the current configs/) and load its weights.
-
-    Returned in eval mode on `device`.
-    """
-    from nmt.models import build_model
-
-    model = build_model(
-        checkpoint.model_config,
-        src_vocab_size=checkpoint.src_vocab_size,
-        tgt_vocab_size=checkpoint.tgt_vocab_size,
-    )
-    try:
-        model.load_state_dict(checkpoint.model_state)
-    except RuntimeError as error:
-        raise NMTError(
-            f"the checkpoint's weights do not fit the model its config describes "
-            f"({_first_line(error)}); the file was written by an incompatible version of nmt."
-        ) from None
-    return model.to(device).eval()
-
-
-def restore_tokenizer(checkpoint: Checkpoint) -> Tokenizer:
-    """The SentencePiece tokenizer the checkpoint's model was trained with."""
-    from nmt.data.tokenizer import Tokenizer
-
-    return Tokenizer.from_state(checkpoint.tokenizer_state)
 
 
 def _from_mapping(payload: Mapping[str, Any], *, source: str) -> Checkpoint:
@@ -169,10 +136,6 @@ def _from_mapping(payload: Mapping[str, Any], *, source: str) -> Checkpoint:
         )
     return Checkpoint(**{key: payload[key] for key in payload})
 
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 
 
 def _fsync_directory(directory: Path) -> None:

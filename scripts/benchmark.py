@@ -34,10 +34,8 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,14 +44,16 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_peers import ProcessResult, run_measured, thread_env  # noqa: E402
+from benchmarks.children import RESULT_PREFIX, child_decode, child_train  # noqa: E402
+from benchmarks.kernels import attention_scaling, matmul_ceiling  # noqa: E402
+from benchmarks.report import report_text  # noqa: E402
+from peers.processes import ProcessResult, run_measured, thread_env  # noqa: E402
 
 from nmt.device import configure_cpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ("transformer", "rnn_bahdanau", "rnn_luong", "rnn_plain")
 SECTIONS = ("ceiling", "prepare", "train", "scaling", "decode", "attention")
-RESULT_PREFIX = "RESULT "
 
 
 @dataclass(frozen=True)
@@ -84,41 +84,7 @@ QUICK = Budget(warmup_steps=1, window_steps=2, windows=2,
                attention_lengths=(32, 128, 512), attention_repeats=2)
 
 
-# ----------------------------------------------------------------------------- shared set-up
-
-def compose(overrides: Sequence[str], config_name: str = "config"):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_module
-
-    with initialize_config_module(config_module="nmt.configs", version_base=None):
-        return hydra_compose(config_name, overrides=list(overrides))
-
-
-def plain(node: Any) -> Any:
-    from omegaconf import OmegaConf
-    return OmegaConf.to_container(node, resolve=True)
-
-
-def data_overrides(args: argparse.Namespace) -> list[str]:
-    return ["data=multi30k", f"data.local_dir={args.corpus}", f"paths.data_dir={args.data_dir}"]
-
-
-def prepared_corpus(args: argparse.Namespace, preset: str):
-    """(composed config, PreparedCorpus) for Multi30k with the preset's model group."""
-    from nmt.data.corpus import CorpusConfig
-    from nmt.data.pipeline import prepare_corpus
-    from nmt.data.tokenizer import TokenizerConfig
-
-    cfg = compose([*data_overrides(args), f"model={preset}"])
-    corpus = prepare_corpus(CorpusConfig(**plain(cfg.data)), TokenizerConfig(**plain(cfg.tokenizer)),
-                            data_dir=Path(cfg.paths.data_dir))
-    return cfg, corpus
-
-
-def emit(result: dict[str, Any]) -> None:
-    """A child's one result line, read by the parent."""
-    print(RESULT_PREFIX + json.dumps(result), flush=True)
-
+# ----------------------------------------------------------------------------- child processes
 
 def child_result(process: ProcessResult) -> dict[str, Any]:
     lines = [line for line in process.log.splitlines() if line.startswith(RESULT_PREFIX)]
@@ -139,193 +105,13 @@ def run_child(args: argparse.Namespace, name: str, child_args: Sequence[str]) ->
         return {"error": str(error).splitlines()[0]}
 
 
-# ----------------------------------------------------------------------------- ceiling
-
-def matmul_ceiling(dtype: torch.dtype, *, size: int = 2048, repeats: int = 5) -> float:
-    """FLOP/s of one large square torch.mm (2 n^3 FLOPs), the median of `repeats` after one warm-up."""
-    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    torch.mm(a, b)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        torch.mm(a, b)
-        times.append(time.perf_counter() - started)
-    return 2 * size**3 / statistics.median(times)
-
-
-# ----------------------------------------------------------------------------- training child
-
-def child_train(args: argparse.Namespace) -> None:
-    """Time the training step of one (preset, precision, compile, pairs) configuration."""
-    import numpy as np
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from nmt.data.batching import TokenizedSplit, token_batches
-    from nmt.loss import label_smoothed_loss
-    from nmt.models import build_model
-
-    configure_cpu(args.threads)
-    torch.manual_seed(1)
-    cfg, corpus = prepared_corpus(args, args.preset)
-    train = corpus.splits["train"]
-    if args.pairs and args.pairs < len(train):
-        train = train.select(range(args.pairs))
-    split = TokenizedSplit.from_dataset(train)
-    tokenizer = corpus.tokenizer
-    model = build_model(plain(cfg.model), src_vocab_size=tokenizer.src_vocab_size,
-                        tgt_vocab_size=tokenizer.tgt_vocab_size)
-    model.train()
-    forward = torch.compile(model) if args.compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
-    batch_tokens = args.batch_tokens or int(cfg.trainer.batch_tokens)
-    batches = []
-    epoch = 1
-    needed = args.warmup_steps + args.window_steps * args.windows
-    while len(batches) < needed:
-        batches += token_batches(split.src_lengths, split.tgt_lengths, batch_tokens=batch_tokens, shuffle=True,
-                                 seed=1, epoch=epoch)
-        epoch += 1
-
-    def step(batch) -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            logits = forward(batch.src, batch.src_mask, batch.tgt_in)  # (B, T, V)
-        loss, _ = label_smoothed_loss(logits, batch.tgt_out, smoothing=0.1)
-        (loss / batch.num_tgt_tokens).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    loaded = [split.batch(indices) for indices in batches[:needed]]
-    for batch in loaded[:args.warmup_steps]:
-        step(batch)
-    windows = []
-    for window in range(args.windows):
-        start = args.warmup_steps + window * args.window_steps
-        chunk = loaded[start:start + args.window_steps]
-        started = time.perf_counter()
-        for batch in chunk:
-            step(batch)
-        seconds = time.perf_counter() - started
-        tgt = sum(batch.num_tgt_tokens for batch in chunk)
-        src = sum(int(batch.src_mask.sum()) for batch in chunk)
-        windows.append({"seconds": seconds, "tgt_tokens": tgt, "src_tokens": src})
-
-    probe = loaded[args.warmup_steps]
-    with FlopCounterMode(display=False) as counter:  # fp32 eager: the model's FLOPs, not the kernels'
-        logits = model(probe.src, probe.src_mask, probe.tgt_in)
-        loss, _ = label_smoothed_loss(logits, probe.tgt_out, smoothing=0.1)
-        loss.backward()
-    optimizer.zero_grad(set_to_none=True)
-    padded = [int(np.prod(batch.tgt_out.shape)) for batch in loaded]
-    real = [batch.num_tgt_tokens for batch in loaded]
-    emit({
-        "preset": args.preset, "precision": args.precision, "compile": args.compile, "pairs": len(split),
-        "batch_tokens": batch_tokens, "parameters": model.num_parameters(),
-        "tgt_tokens_per_s": statistics.median(w["tgt_tokens"] / w["seconds"] for w in windows),
-        "src_tgt_tokens_per_s": statistics.median((w["tgt_tokens"] + w["src_tokens"]) / w["seconds"] for w in windows),
-        "step_s": statistics.median(w["seconds"] / args.window_steps for w in windows),
-        "windows": windows, "flops_per_tgt_token": counter.get_total_flops() / probe.num_tgt_tokens,
-        "tgt_tokens_per_batch": statistics.mean(real), "tgt_padding": 1 - sum(real) / sum(padded),
-    })
-
-
-# ----------------------------------------------------------------------------- decoding child
-
-def child_decode(args: argparse.Namespace) -> None:
-    """Translate the test sentences with nmt's Translator (greedy or beam) and time it."""
-    from nmt import metrics
-    from nmt.checkpoint import load_checkpoint, restore_model, restore_tokenizer
-    from nmt.models import build_model
-    from nmt.translation import Translator
-
-    configure_cpu(args.threads)
-    torch.manual_seed(1)
-    cfg, corpus = prepared_corpus(args, args.preset)
-    defaults = compose(["ckpt=unused"], config_name="translate")
-    if args.ckpt:
-        checkpoint = load_checkpoint(args.ckpt)
-        model, tokenizer = restore_model(checkpoint, device="cpu"), restore_tokenizer(checkpoint)
-    else:
-        tokenizer = corpus.tokenizer
-        model = build_model(plain(cfg.model), src_vocab_size=tokenizer.src_vocab_size,
-                            tgt_vocab_size=tokenizer.tgt_vocab_size)
-    model.eval()
-    test = corpus.splits["test"]
-    count = args.sentences or len(test)
-    sources, references = list(test["src"][:count]), list(test["tgt"][:count])
-    translator = Translator(model, tokenizer, beam_size=args.beam, length_penalty=float(defaults.length_penalty),
-                            max_len_a=float(defaults.max_len_a), max_len_b=int(defaults.max_len_b),
-                            batch_tokens=int(defaults.batch_tokens), device="cpu")
-    started = time.perf_counter()
-    hypotheses = translator.translate(sources)
-    seconds = time.perf_counter() - started
-    emit({"preset": args.preset, "beam": args.beam, "trained": bool(args.ckpt), "sentences": count,
-          "seconds": seconds, "sentences_per_s": count / seconds,
-          "bleu": metrics.corpus_bleu(hypotheses, references).score,
-          "mean_hypothesis_words": statistics.mean(len(line.split()) for line in hypotheses)})
-
-
-# ----------------------------------------------------------------------------- attention
-
-def saved_bytes(run: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Run a forward and count the bytes autograd saves for backward: the activation memory."""
-    total = 0
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        nonlocal total
-        total += tensor.numel() * tensor.element_size()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        output = run()
-    return output, total
-
-
-def attention_scaling(lengths: Sequence[int], *, repeats: int, batch_size: int = 32, queries: int = 32) -> list[dict]:
-    """Forward+backward of `queries` target positions attending over S source positions, B sentences.
-
-    Sizes are the presets': RNN attention with 512-dim decoder states over 512-dim bidirectional
-    encoder states; multi-head attention with d_model 256 and 4 heads (a cross-attention layer).
-    """
-    from nmt.models.attention import AdditiveAttention, MultiHeadAttention, MultiplicativeAttention
-
-    torch.manual_seed(1)
-    modules = {
-        "additive": AdditiveAttention(query_dim=512, key_dim=512, attention_dim=512),
-        "multiplicative": MultiplicativeAttention(score="general", query_dim=512, key_dim=512, attention_dim=512),
-        "sdpa": MultiHeadAttention(d_model=256, num_heads=4, dropout=0.0),
-    }
-    rows = []
-    for length in lengths:
-        mask = torch.ones(batch_size, length, dtype=torch.bool)  # (B, S)
-        for name, module in modules.items():
-            width = 256 if name == "sdpa" else 512
-            query = torch.randn(batch_size, queries, width, requires_grad=True)  # (B, T, Dq)
-            memory = torch.randn(batch_size, length, width, requires_grad=True)  # (B, S, Dk)
-
-            def forward() -> torch.Tensor:
-                if name == "sdpa":
-                    return module(query, memory, memory, mask)[0]
-                return module(query, module.project_keys(memory), memory, mask)[0]
-
-            times, activation = [], 0
-            for _ in range(repeats + 1):  # the first is a warm-up
-                started = time.perf_counter()
-                output, activation = saved_bytes(forward)
-                output.sum().backward()
-                times.append(time.perf_counter() - started)
-            rows.append({"attention": name, "src_len": length, "ms": statistics.median(times[1:]) * 1000,
-                         "saved_mb": activation / 2**20})
-    return rows
-
-
 # ----------------------------------------------------------------------------- sections
 
 def run_prepare(args: argparse.Namespace) -> dict[str, Any]:
     """First nmt-prepare into an empty folder, then the cached re-run."""
     folder = args.work_dir / "prepare-data"
     shutil.rmtree(folder, ignore_errors=True)
-    command = [sys.executable, "-m", "nmt.prepare", "data=multi30k", f"data.local_dir={args.corpus}",
+    command = [sys.executable, "-m", "nmt.cli.prepare", "data=multi30k", f"data.local_dir={args.corpus}",
                f"paths.data_dir={folder}"]
     result = {}
     for label in ("first", "cached"):
@@ -368,48 +154,6 @@ def run_decoding(args: argparse.Namespace, budget: Budget) -> list[dict[str, Any
                 child += ["--ckpt", str(args.checkpoints[preset])]
             rows.append({"preset": preset, "beam": beam, **run_child(args, name, child)})
     return rows
-
-
-# ----------------------------------------------------------------------------- report
-
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
-    """Rows of dicts as a fixed-width text table; columns are (header, key, format)."""
-    cells = [[header for header, _, _ in columns]]
-    for row in rows:
-        cells.append(["-" if row.get(key) is None else fmt.format(row[key]) for _, key, fmt in columns])
-    widths = [max(len(line[column]) for line in cells) for column in range(len(columns))]
-    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells)
-
-
-TRAIN_COLUMNS = (("preset", "preset", "{}"), ("prec", "precision", "{}"), ("compile", "compile", "{}"),
-                 ("pairs", "pairs", "{:,}"), ("tgt tok/s", "tgt_tokens_per_s", "{:,.0f}"),
-                 ("src+tgt tok/s", "src_tgt_tokens_per_s", "{:,.0f}"), ("step s", "step_s", "{:.3f}"),
-                 ("GFLOP/s", "achieved_gflops", "{:.1f}"), ("MFU", "mfu", "{:.1%}"),
-                 ("tgt/batch", "tgt_tokens_per_batch", "{:,.0f}"), ("pad", "tgt_padding", "{:.1%}"),
-                 ("peak RSS MB", "peak_rss_mb", "{:,.0f}"), ("error", "error", "{}"))
-DECODE_COLUMNS = (("preset", "preset", "{}"), ("beam", "beam", "{}"), ("trained", "trained", "{}"),
-                  ("sentences", "sentences", "{:,}"), ("sent/s", "sentences_per_s", "{:,.1f}"),
-                  ("wall s", "seconds", "{:,.1f}"), ("BLEU", "bleu", "{:.2f}"),
-                  ("hyp words", "mean_hypothesis_words", "{:.1f}"), ("peak RSS MB", "peak_rss_mb", "{:,.0f}"),
-                  ("error", "error", "{}"))
-ATTENTION_COLUMNS = (("attention", "attention", "{}"), ("src len", "src_len", "{}"), ("fwd+bwd ms", "ms", "{:.2f}"),
-                     ("saved MB", "saved_mb", "{:.1f}"))
-
-
-def report_text(report: dict[str, Any]) -> str:
-    parts = []
-    if "ceiling" in report:
-        ceiling = report["ceiling"]
-        parts.append(f"matmul ceiling: fp32 {ceiling['fp32'] / 1e9:.1f} GFLOP/s, bf16 {ceiling['bf16'] / 1e9:.1f} GFLOP/s")
-    if "prepare" in report:
-        prepare = report["prepare"]
-        parts.append(f"nmt-prepare multi30k: first {prepare['first_s']:.1f} s, cached {prepare['cached_s']:.1f} s")
-    for key, title, columns in (("train", "training", TRAIN_COLUMNS), ("scaling", "training vs corpus size", TRAIN_COLUMNS),
-                                ("decode", "decoding (test set)", DECODE_COLUMNS),
-                                ("attention", "attention vs source length (B=32, T=32)", ATTENTION_COLUMNS)):
-        if key in report:
-            parts.append(f"== {title}\n{table(report[key], columns)}")
-    return "\n\n".join(parts)
 
 
 # ----------------------------------------------------------------------------- main

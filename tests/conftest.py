@@ -1,4 +1,4 @@
-"""Tiny parallel corpora written into tmp_path for the data tests."""
+"""Fixtures shared by every test folder: tiny parallel corpora written into tmp_path."""
 
 from __future__ import annotations
 

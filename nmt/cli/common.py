@@ -1,4 +1,4 @@
-"""What every entry point shares: user errors as one line on stderr, logging set-up."""
+"""What every entry point shares: user errors as one line on stderr, logging set-up, the checkpoint argument."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
+
+from omegaconf import DictConfig, OmegaConf
 
 from nmt.errors import NMTError
 
@@ -51,3 +54,10 @@ def log_to_stderr() -> None:
     """Set-up of the tool-like commands (evaluate, translate): INFO messages on stderr, no log file."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     quiet_third_party_logs()
+
+
+def required_checkpoint(cfg: DictConfig, key: str = "ckpt") -> Path:
+    """The checkpoint path under `key`, or an NMTError saying how to pass it."""
+    if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
+        raise NMTError(f"no checkpoint given: pass {key}=PATH, e.g. {key}=outputs/demo/checkpoints/best.pt.")
+    return Path(cfg[key])

@@ -24,10 +24,12 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from nmt.checkpoint import Checkpoint
-from nmt.cli import log_to_stderr, report_user_errors
+from nmt.cli.common import log_to_stderr, report_user_errors, required_checkpoint
 from nmt.data.corpus import PRONOUN_SPLIT, CorpusConfig
 from nmt.data.pipeline import load_clean_pairs
+from nmt.device import configure_cpu, resolve_device
 from nmt.errors import NMTError
+from nmt.inference.translation import Translator, load_for_translation
 from nmt.metrics import (
     PronounAccuracy,
     bleu_by_length,
@@ -35,16 +37,13 @@ from nmt.metrics import (
     format_length_table,
     pronoun_accuracy,
 )
-from nmt.translate import required_path
-from nmt.device import configure_cpu, resolve_device
-from nmt.translation import Translator, load_for_translation
 
 log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Translate and score one split with a composed config; returns the report written to JSON."""
-    checkpoint_path = required_path(cfg, "ckpt")
+    checkpoint_path = required_checkpoint(cfg)
     configure_cpu(cfg.threads)
     device = resolve_device(cfg.device)
     checkpoint, model, tokenizer = load_for_translation(checkpoint_path, device=device)

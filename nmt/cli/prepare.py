@@ -17,7 +17,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli import quiet_third_party_logs, report_user_errors
+from nmt.cli.common import quiet_third_party_logs, report_user_errors
 from nmt.data.corpus import CorpusConfig
 from nmt.data.pipeline import PreparedCorpus, prepare_corpus
 from nmt.data.tokenizer import TokenizerConfig

@@ -20,17 +20,17 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli import quiet_third_party_logs, report_user_errors
+from nmt.cli.common import quiet_third_party_logs, report_user_errors
 from nmt.data.batching import TokenizedSplit
 from nmt.data.corpus import CorpusConfig
 from nmt.data.pipeline import prepare_corpus
 from nmt.data.tokenizer import TokenizerConfig
+from nmt.device import resolve_device
 from nmt.errors import NMTError
 from nmt.models import build_model
-from nmt.device import resolve_device
 from nmt.plotting import plot_learning_curves
-from nmt.trainer_config import TrainerConfig, configure_torch
-from nmt.training import RunInputs, Trainer, TrainingResult
+from nmt.training.config import TrainerConfig, configure_torch
+from nmt.training.loop import RunInputs, Trainer, TrainingResult
 
 log = logging.getLogger(__name__)
 

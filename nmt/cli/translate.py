@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TextIO
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from nmt.cli import log_to_stderr, report_user_errors
-from nmt.errors import NMTError
+from nmt.cli.common import log_to_stderr, report_user_errors, required_checkpoint
 from nmt.device import configure_cpu, resolve_device
-from nmt.translation import Translation, Translator, load_for_translation
+from nmt.errors import NMTError
+from nmt.inference.translation import Translation, Translator, load_for_translation
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def translate(cfg: DictConfig, *, stdin: TextIO | None = None, stdout: TextIO | 
     """Run one nmt-translate call with a composed config; returns the number of lines translated."""
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
-    checkpoint_path = required_path(cfg, "ckpt")
+    checkpoint_path = required_checkpoint(cfg)
     if cfg.text is not None and cfg.input is not None:
         raise NMTError(f"both text= and input={cfg.input} are set; translate either one sentence or one file.")
     if cfg.nbest > cfg.beam_size:
@@ -63,12 +63,6 @@ def translate(cfg: DictConfig, *, stdin: TextIO | None = None, stdout: TextIO | 
         _plot(results, lines, path=Path(cfg.plot), layer=cfg.plot_layer)
     return len(lines)
 
-
-def required_path(cfg: DictConfig, key: str) -> Path:
-    """The path under `key`, or an NMTError saying how to pass it."""
-    if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
-        raise NMTError(f"no checkpoint given: pass {key}=PATH, e.g. {key}=outputs/demo/checkpoints/best.pt.")
-    return Path(cfg[key])
 
 
 def _translate_interactively(translator: Translator, cfg: DictConfig, *, stdin: TextIO, stdout: TextIO) -> int:
@@ -106,7 +100,9 @@ def _format(results: Sequence[Sequence[Translation]], *, nbest: int, first_index
 
 def _plot(results: Sequence[Sequence[Translation]], lines: Sequence[str], *, path: Path, layer: int) -> None:
     """The best translation's attention per line: `path` for one line, NAME-<line number>.png for several."""
-    from nmt.plotting import plot_attention  # matplotlib costs a second at start-up; only plots need it
+    from nmt.plotting import (
+        plot_attention,  # matplotlib costs a second at start-up; only plots need it
+    )
 
     for number, (translations, line) in enumerate(zip(results, lines), start=1):
         best = translations[0]

@@ -18,12 +18,19 @@ from typing import get_args
 import torch
 from torch import Tensor
 
-from nmt.checkpoint import Checkpoint, load_checkpoint, restore_model, restore_tokenizer
+from nmt.checkpoint import Checkpoint, load_checkpoint
 from nmt.data.batching import Batch, collate, sorted_batches
 from nmt.data.tokenizer import Tokenizer
-from nmt.decoding import Hypothesis, beam_search, greedy_search, sequence_log_probs, target_token_cap
 from nmt.device import Precision, autocast
-from nmt.errors import NMTError
+from nmt.errors import NMTError, error_summary
+from nmt.inference.decoding import (
+    Hypothesis,
+    beam_search,
+    greedy_search,
+    sequence_log_probs,
+    target_token_cap,
+)
+from nmt.models import restore_model
 from nmt.models.seq2seq import Seq2Seq
 from nmt.tokens import EOS_ID, UNK_ID
 
@@ -205,13 +212,12 @@ def load_for_translation(path: str | Path, *, device: torch.device) -> tuple[Che
     checkpoint = load_checkpoint(path)
     try:
         model = restore_model(checkpoint, device=device)
-        tokenizer = restore_tokenizer(checkpoint)
+        tokenizer = Tokenizer.from_state(checkpoint.tokenizer_state)
     except NMTError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
         raise NMTError(
-            f"checkpoint {path} cannot be used by this version of nmt ({type(error).__name__}: "
-            f"{str(error).splitlines()[0][:160] if str(error) else 'malformed'}); "
+            f"checkpoint {path} cannot be used by this version of nmt ({error_summary(error)}); "
             "re-train or use the nmt version that wrote it."
         ) from None
     sizes = (tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)

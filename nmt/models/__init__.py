@@ -1,4 +1,5 @@
-"""The model families behind one interface (`Seq2Seq`) and `build_model` to make one from a config."""
+"""The model families behind one interface (`Seq2Seq`), `build_model` to make one from a config and
+`restore_model` to rebuild one from a checkpoint."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from nmt.errors import NMTError
+import torch
+
+from nmt.checkpoint import Checkpoint
+from nmt.errors import NMTError, error_summary
 from nmt.models.rnn import RNNSeq2Seq
 from nmt.models.seq2seq import DecoderState, Seq2Seq
 from nmt.models.transformer import Transformer
 
-__all__ = ["DecoderState", "MODEL_CLASSES", "RNNSeq2Seq", "Seq2Seq", "Transformer", "build_model"]
+__all__ = ["DecoderState", "MODEL_CLASSES", "RNNSeq2Seq", "Seq2Seq", "Transformer", "build_model", "restore_model"]
 
 # A fixed table: a checkpoint's model config can only name one of these, never import arbitrary code.
 MODEL_CLASSES: dict[str, type[Seq2Seq]] = {
@@ -47,3 +51,23 @@ def build_model(model_config: Mapping[str, Any], *, src_vocab_size: int, tgt_voc
         raise NMTError(f"The model config for {model_class.__name__} lacks {', '.join(missing)}: "
                        f"add {'it' if len(missing) == 1 else 'them'} (see configs/model/).")
     return model_class(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, **config)
+
+
+def restore_model(checkpoint: Checkpoint, *, device: str | torch.device = "cpu") -> Seq2Seq:
+    """Rebuild the model from the checkpoint's own config (never the current configs/) and load its weights.
+
+    Returned in eval mode on `device`.
+    """
+    model = build_model(
+        checkpoint.model_config,
+        src_vocab_size=checkpoint.src_vocab_size,
+        tgt_vocab_size=checkpoint.tgt_vocab_size,
+    )
+    try:
+        model.load_state_dict(checkpoint.model_state)
+    except RuntimeError as error:
+        raise NMTError(
+            f"the checkpoint's weights do not fit the model its config describes "
+            f"({error_summary(error)}); the file was written by an incompatible version of nmt."
+        ) from None
+    return model.to(device).eval()

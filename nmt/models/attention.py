@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nmt.errors import NMTError
+from nmt.models import checks
 from nmt.models.dropout import dropout
-from nmt.models.seq2seq import check_choice, check_positive, check_probability
 
 FEW_QUERIES = 8  # up to this many queries per row, MultiHeadAttention in eval mode computes attention explicitly
 LuongScore = Literal["dot", "general", "concat"]
@@ -89,7 +89,7 @@ class MultiplicativeAttention(nn.Module):
 
     def __init__(self, *, score: LuongScore, query_dim: int, key_dim: int, attention_dim: int) -> None:
         super().__init__()
-        check_choice("score", score, LUONG_SCORES)
+        checks.choice("score", score, LUONG_SCORES)
         if score == "dot" and query_dim != key_dim:
             raise NMTError(
                 f"model.score=dot needs the decoder state ({query_dim}) and encoder states ({key_dim}) "
@@ -142,8 +142,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, *, d_model: int, num_heads: int, dropout: float) -> None:
         super().__init__()
-        check_positive("num_heads", num_heads)
-        check_probability("attention_dropout", dropout)
+        checks.positive("num_heads", num_heads)
+        checks.probability("attention_dropout", dropout)
         if d_model % num_heads != 0:
             raise NMTError(
                 f"model.d_model={d_model} is not divisible by model.num_heads={num_heads}: "

@@ -30,17 +30,15 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.errors import NMTError
-from nmt.models.attention import LUONG_SCORES, AdditiveAttention, LuongScore, MultiplicativeAttention
-from nmt.models.dropout import Dropout
-from nmt.models.seq2seq import (
-    Seq2Seq,
-    check_bool,
-    check_choice,
-    check_positive,
-    check_probability,
-    check_tie_embeddings,
-    log_softmax_fp32,
+from nmt.models import checks
+from nmt.models.attention import (
+    LUONG_SCORES,
+    AdditiveAttention,
+    LuongScore,
+    MultiplicativeAttention,
 )
+from nmt.models.dropout import Dropout
+from nmt.models.seq2seq import Seq2Seq, log_softmax_fp32
 from nmt.tokens import PAD_ID
 
 CellKind = Literal["gru", "lstm"]
@@ -141,17 +139,17 @@ class RNNSeq2Seq(Seq2Seq):
     @staticmethod
     def _check_arguments(arguments: dict[str, object]) -> None:
         for key in ("emb_dim", "encoder_hidden_dim", "encoder_layers", "decoder_hidden_dim", "decoder_layers"):
-            check_positive(key, arguments[key])
-        check_choice("cell", arguments["cell"], tuple(_RNN_CLASSES))
-        check_choice("attention", arguments["attention"], ("bahdanau", "luong", "none"))
-        check_probability("dropout", arguments["dropout"])
-        check_bool("bridge", arguments["bridge"])
-        check_bool("input_feeding", arguments["input_feeding"])
-        check_tie_embeddings(arguments["tie_embeddings"], src_vocab_size=arguments["src_vocab_size"],  # type: ignore[arg-type]
+            checks.positive(key, arguments[key])
+        checks.choice("cell", arguments["cell"], tuple(_RNN_CLASSES))
+        checks.choice("attention", arguments["attention"], ("bahdanau", "luong", "none"))
+        checks.probability("dropout", arguments["dropout"])
+        checks.boolean("bridge", arguments["bridge"])
+        checks.boolean("input_feeding", arguments["input_feeding"])
+        checks.tie_embeddings(arguments["tie_embeddings"], src_vocab_size=arguments["src_vocab_size"],  # type: ignore[arg-type]
                              tgt_vocab_size=arguments["tgt_vocab_size"])  # type: ignore[arg-type]
         attention = arguments["attention"]
         if attention == "luong":
-            check_choice("score", arguments["score"], LUONG_SCORES)
+            checks.choice("score", arguments["score"], LUONG_SCORES)
         else:
             for key in ("score", "input_feeding"):
                 if arguments[key] not in (None, False):

@@ -12,8 +12,6 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from nmt.errors import NMTError
-
 
 class DecoderState(Protocol):
     """Everything a model needs to produce the next target position for a batch.
@@ -76,45 +74,3 @@ class Seq2Seq(nn.Module, ABC):
 def log_softmax_fp32(logits: Tensor) -> Tensor:
     """log-softmax in float32 whatever the autocast dtype, so beam scores add up exactly; a new tensor."""
     return torch.log_softmax(logits, dim=-1, dtype=torch.float32)
-
-
-# Validation of constructor arguments. The message names the `model.<key>` a user sets from
-# the command line or YAML, so a typo reads as one sentence with the fix.
-
-
-def check_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
-    """Raise NMTError unless `value` is one of `choices` (a Literal's options)."""
-    if value not in choices:
-        raise NMTError(f"model.{key}={value!r} is not valid: choose one of {', '.join(choices)}.")
-
-
-def check_positive(key: str, value: object) -> None:
-    """Raise NMTError unless `value` is an int >= 1 (sizes, layer and head counts)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise NMTError(f"model.{key}={value!r} is not valid: it must be a whole number >= 1.")
-
-
-def check_probability(key: str, value: object) -> None:
-    """Raise NMTError unless `value` is a float in [0, 1) (dropout rates)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise NMTError(f"model.{key}={value!r} is not valid: it must be a number in [0, 1).")
-
-
-def check_bool(key: str, value: object) -> None:
-    """Raise NMTError unless `value` is true or false (YAML booleans, not strings)."""
-    if not isinstance(value, bool):
-        raise NMTError(f"model.{key}={value!r} is not valid: it must be true or false.")
-
-
-TIE_CHOICES = ("none", "decoder", "all")
-
-
-def check_tie_embeddings(tie_embeddings: str, *, src_vocab_size: int, tgt_vocab_size: int) -> None:
-    """`all` shares one matrix between source and target, so the vocabularies must be one (joint)."""
-    check_choice("tie_embeddings", tie_embeddings, TIE_CHOICES)
-    if tie_embeddings == "all" and src_vocab_size != tgt_vocab_size:
-        raise NMTError(
-            f"model.tie_embeddings=all needs one joint vocabulary, but the source has {src_vocab_size} "
-            f"pieces and the target {tgt_vocab_size}: train a joint tokenizer or use "
-            "model.tie_embeddings=decoder."
-        )

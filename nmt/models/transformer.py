@@ -23,17 +23,10 @@ import torch
 from torch import Tensor, nn
 
 from nmt.errors import NMTError
+from nmt.models import checks
 from nmt.models.attention import MultiHeadAttention
 from nmt.models.dropout import Dropout
-from nmt.models.seq2seq import (
-    Seq2Seq,
-    check_bool,
-    check_choice,
-    check_positive,
-    check_probability,
-    check_tie_embeddings,
-    log_softmax_fp32,
-)
+from nmt.models.seq2seq import Seq2Seq, log_softmax_fp32
 from nmt.tokens import PAD_ID
 
 NormPlacement = Literal["pre", "post"]
@@ -95,13 +88,26 @@ class FeedForward(nn.Module):
         return self.linear_out(self.dropout(torch.relu(self.linear_in(x))))
 
 
-class _Sublayers(nn.Module):
-    """Residual wiring shared by encoder and decoder layers: where the layer norm sits, and dropout."""
+class _Layer(nn.Module):
+    """What encoder and decoder layers share (Vaswani et al. 2017, 3.1): self-attention and feed-forward
+    sublayers (plus cross-attention in the decoder), each with a residual connection and a layer norm."""
 
-    def __init__(self, *, pre_norm: bool, dropout: float) -> None:
+    has_cross_attention = False
+
+    def __init__(
+        self, *, d_model: int, num_heads: int, ff_dim: int, dropout: float, attention_dropout: float,
+        activation_dropout: float, pre_norm: bool,
+    ) -> None:
         super().__init__()
         self.pre_norm = pre_norm
         self.dropout = Dropout(dropout)
+        self.self_attn = MultiHeadAttention(d_model=d_model, num_heads=num_heads, dropout=attention_dropout)
+        self.self_attn_norm = nn.LayerNorm(d_model)
+        if self.has_cross_attention:
+            self.cross_attn = MultiHeadAttention(d_model=d_model, num_heads=num_heads, dropout=attention_dropout)
+            self.cross_attn_norm = nn.LayerNorm(d_model)
+        self.feed_forward = FeedForward(d_model=d_model, ff_dim=ff_dim, activation_dropout=activation_dropout)
+        self.feed_forward_norm = nn.LayerNorm(d_model)
 
     def sublayer_input(self, norm: nn.LayerNorm, x: Tensor) -> Tensor:
         return norm(x) if self.pre_norm else x
@@ -111,43 +117,27 @@ class _Sublayers(nn.Module):
         x = x + self.dropout(update)
         return x if self.pre_norm else norm(x)
 
+    def feed_forward_sublayer(self, x: Tensor) -> Tensor:
+        """The last sublayer of both layer kinds: x (B, T, D) -> (B, T, D)."""
+        h = self.sublayer_input(self.feed_forward_norm, x)
+        return self.add(self.feed_forward_norm, x, self.feed_forward(h))
 
-class EncoderLayer(_Sublayers):
-    """Self-attention then feed-forward (Vaswani et al. 2017, 3.1)."""
 
-    def __init__(
-        self, *, d_model: int, num_heads: int, ff_dim: int, dropout: float, attention_dropout: float,
-        activation_dropout: float, pre_norm: bool,
-    ) -> None:
-        super().__init__(pre_norm=pre_norm, dropout=dropout)
-        self.self_attn = MultiHeadAttention(d_model=d_model, num_heads=num_heads, dropout=attention_dropout)
-        self.self_attn_norm = nn.LayerNorm(d_model)
-        self.feed_forward = FeedForward(d_model=d_model, ff_dim=ff_dim, activation_dropout=activation_dropout)
-        self.feed_forward_norm = nn.LayerNorm(d_model)
+class EncoderLayer(_Layer):
+    """Self-attention then feed-forward (3.1)."""
 
     def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:
         """x (B, S, D), key_mask (B, 1, 1, S) -> (B, S, D)."""
         h = self.sublayer_input(self.self_attn_norm, x)
         update, _ = self.self_attn.attend(*self.self_attn.project_qkv(h), key_mask)
         x = self.add(self.self_attn_norm, x, update)
-        h = self.sublayer_input(self.feed_forward_norm, x)
-        return self.add(self.feed_forward_norm, x, self.feed_forward(h))
+        return self.feed_forward_sublayer(x)
 
 
-class DecoderLayer(_Sublayers):
+class DecoderLayer(_Layer):
     """Causal self-attention, cross-attention over the encoder output, feed-forward (3.1)."""
 
-    def __init__(
-        self, *, d_model: int, num_heads: int, ff_dim: int, dropout: float, attention_dropout: float,
-        activation_dropout: float, pre_norm: bool,
-    ) -> None:
-        super().__init__(pre_norm=pre_norm, dropout=dropout)
-        self.self_attn = MultiHeadAttention(d_model=d_model, num_heads=num_heads, dropout=attention_dropout)
-        self.self_attn_norm = nn.LayerNorm(d_model)
-        self.cross_attn = MultiHeadAttention(d_model=d_model, num_heads=num_heads, dropout=attention_dropout)
-        self.cross_attn_norm = nn.LayerNorm(d_model)
-        self.feed_forward = FeedForward(d_model=d_model, ff_dim=ff_dim, activation_dropout=activation_dropout)
-        self.feed_forward_norm = nn.LayerNorm(d_model)
+    has_cross_attention = True
 
     def forward(
         self,
@@ -187,8 +177,7 @@ class DecoderLayer(_Sublayers):
                 attn_weights = attn_weights.transpose(1, 2).reshape(x.size(0), -1, 1, attn_weights.size(-1))
         x = self.add(self.cross_attn_norm, x, update)
 
-        h = self.sublayer_input(self.feed_forward_norm, x)
-        return self.add(self.feed_forward_norm, x, self.feed_forward(h)), (k, v), attn_weights
+        return self.feed_forward_sublayer(x), (k, v), attn_weights
 
 
 @dataclass(frozen=True)
@@ -264,13 +253,13 @@ class Transformer(Seq2Seq):
         for key, value in (("d_model", d_model), ("num_encoder_layers", num_encoder_layers),
                            ("num_decoder_layers", num_decoder_layers), ("ff_dim", ff_dim),
                            ("max_positions", max_positions)):
-            check_positive(key, value)
+            checks.positive(key, value)
         for key, value in (("dropout", dropout), ("activation_dropout", activation_dropout)):
-            check_probability(key, value)
-        check_choice("norm", norm, ("pre", "post"))
-        check_choice("positions", positions, ("sinusoidal", "learned"))
-        check_bool("scale_embeddings", scale_embeddings)
-        check_tie_embeddings(tie_embeddings, src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size)
+            checks.probability(key, value)
+        checks.choice("norm", norm, ("pre", "post"))
+        checks.choice("positions", positions, ("sinusoidal", "learned"))
+        checks.boolean("scale_embeddings", scale_embeddings)
+        checks.tie_embeddings(tie_embeddings, src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size)
         if positions == "sinusoidal" and d_model % 2:
             raise NMTError(f"model.d_model={d_model} must be even with model.positions=sinusoidal (sin/cos pairs).")
 

@@ -27,16 +27,16 @@ import torch
 from tqdm import tqdm
 
 from nmt.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from nmt.data.batching import Batch, TokenizedSplit, token_batches
-from nmt.data.tokenizer import Tokenizer
+from nmt.data.batching import Batch, token_batches
 from nmt.device import autocast
 from nmt.errors import NMTError
-from nmt.loss import label_smoothed_loss
 from nmt.models.seq2seq import Seq2Seq
-from nmt.run_log import LossMeter, RunLogger
-from nmt.schedules import EarlyStopping, LearningRateSchedule
-from nmt.trainer_config import TrainerConfig, rng_state, set_rng_state
-from nmt.validation import Validator
+from nmt.training.config import TrainerConfig, rng_state, set_rng_state
+from nmt.training.inputs import RunInputs
+from nmt.training.loss import label_smoothed_loss
+from nmt.training.run_log import LossMeter, RunLogger
+from nmt.training.schedules import EarlyStopping, LearningRateSchedule, resolve_schedule
+from nmt.training.validation import Validator
 
 log = logging.getLogger(__name__)
 
@@ -52,27 +52,6 @@ class TrainingResult:
     best_value: float | None
     best_step: int | None
     checkpoint_dir: Path
-
-
-@dataclass(frozen=True)
-class RunInputs:
-    """What a run trains on and the configs stored in every checkpoint (plain dicts, no DictConfig)."""
-
-    train: TokenizedSplit
-    validation: TokenizedSplit
-    validation_sources: list[str]
-    validation_references: list[str]
-    tokenizer: Tokenizer
-    model_config: dict[str, Any]
-    data_config: dict[str, Any]
-    tokenizer_config: dict[str, Any]
-
-
-def resolve_schedule(choice: str, model_config: dict[str, Any]) -> str:
-    """`auto`: inverse-sqrt warm-up for the Transformer, reduce-on-plateau for the RNNs."""
-    if choice != "auto":
-        return choice
-    return "inverse_sqrt" if str(model_config.get("_target_", "")).endswith("Transformer") else "plateau"
 
 
 class Trainer:

@@ -106,3 +106,10 @@ class EarlyStopping:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_step, self.bad_validations = state["best"], state["best_step"], state["bad_validations"]
+
+
+def resolve_schedule(choice: str, model_config: dict[str, Any]) -> str:
+    """`auto`: inverse-sqrt warm-up for the Transformer, reduce-on-plateau for the RNNs."""
+    if choice != "auto":
+        return choice
+    return "inverse_sqrt" if str(model_config.get("_target_", "")).endswith("Transformer") else "plateau"

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from nmt import metrics
 from nmt.data.batching import TokenizedSplit, token_batches
-from nmt.loss import label_smoothed_loss
+from nmt.inference.translation import Translator
 from nmt.models.seq2seq import Seq2Seq
-from nmt.trainer_config import TrainerConfig
-from nmt.translation import Translator
-
-if TYPE_CHECKING:
-    from nmt.training import RunInputs
+from nmt.training.config import TrainerConfig
+from nmt.training.inputs import RunInputs
+from nmt.training.loss import label_smoothed_loss
 
 log = logging.getLogger(__name__)
 

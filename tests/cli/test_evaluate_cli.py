@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
-
-from nmt.errors import NMTError
-from nmt.evaluate import evaluate
-from nmt.metrics import corpus_bleu
 from tiny_checkpoint import PAIRS, build_tiny_checkpoint, one_cpu_thread, write_corpus  # noqa: F401 (autouse)
+
+from nmt.cli.evaluate import evaluate
+from nmt.errors import NMTError
+from nmt.metrics import corpus_bleu
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_user_mistakes_are_one_sentence_errors(run_dir):
 
 def test_command_prints_bleu_and_adds_no_run_directory(run_dir, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "nmt.evaluate", f"ckpt={run_dir / 'checkpoints' / 'best.pt'}",
+        [sys.executable, "-m", "nmt.cli.evaluate", f"ckpt={run_dir / 'checkpoints' / 'best.pt'}",
          f"paths.data_dir={run_dir / 'data'}", "beam_size=1", "threads=1", f"output={tmp_path / 'scores'}"],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
+from nmt.cli.prepare import prepare
 from nmt.data.corpus import CorpusConfig
 from nmt.data.tokenizer import TokenizerConfig
 from nmt.errors import NMTError
-from nmt.prepare import prepare
 
 PRESETS = ("sample", "multi30k", "wmt14", "iwslt2017", "local")
 
 
 def run_prepare(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "nmt.prepare", *overrides], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "nmt.cli.prepare", *overrides], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

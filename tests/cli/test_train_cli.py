@@ -16,11 +16,11 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from nmt.checkpoint import load_checkpoint
+from nmt.cli.train import train
 from nmt.errors import NMTError
 from nmt.models import build_model
-from nmt.train import train
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 EXPERIMENTS = sorted(path.stem for path in (REPO / "configs" / "experiment").glob("*.yaml"))
 # A tiny sample corpus and model: seconds per run on one CPU thread.
 TINY = [
@@ -86,7 +86,7 @@ def test_resume_true_without_a_previous_run_says_where_it_looked(tmp_path):
 
 def run_cli(*overrides: str, cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    return subprocess.Popen([sys.executable, "-m", "nmt.train", *overrides], cwd=cwd, env=env,
+    return subprocess.Popen([sys.executable, "-m", "nmt.cli.train", *overrides], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
-
-from nmt.errors import NMTError
-from nmt.translate import translate
 from tiny_checkpoint import PAIRS, build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (one_cpu_thread: autouse fixture)
 
-REPO = Path(__file__).parents[1]
+from nmt.cli.translate import translate
+from nmt.errors import NMTError
+
+REPO = Path(__file__).parents[2]
 LINES = [PAIRS[0][0], "", PAIRS[1][0], PAIRS[2][0]]
 
 
@@ -87,7 +87,7 @@ def test_user_mistakes_are_one_sentence_errors(checkpoint, tmp_path):
 
 def test_command_translates_stdin_and_leaves_no_run_directory(checkpoint, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "nmt.translate", f"ckpt={checkpoint}", "beam_size=2", "threads=1"],
+        [sys.executable, "-m", "nmt.cli.translate", f"ckpt={checkpoint}", "beam_size=2", "threads=1"],
         input="\n".join(LINES) + "\n", capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -98,7 +98,7 @@ def test_command_translates_stdin_and_leaves_no_run_directory(checkpoint, tmp_pa
 def test_command_with_an_unreadable_checkpoint_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00 not a checkpoint")
-    result = subprocess.run([sys.executable, "-m", "nmt.translate", f"ckpt={bad}", "text=hello"],
+    result = subprocess.run([sys.executable, "-m", "nmt.cli.translate", f"ckpt={bad}", "text=hello"],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert result.stdout == ""

@@ -19,7 +19,8 @@ import torch
 import yaml
 from torch import Tensor
 
-from nmt.decoding import (
+from nmt.errors import NMTError
+from nmt.inference.decoding import (
     Hypothesis,
     beam_search,
     greedy_search,
@@ -27,7 +28,6 @@ from nmt.decoding import (
     max_lengths,
     sequence_log_probs,
 )
-from nmt.errors import NMTError
 from nmt.models import build_model
 from nmt.models.seq2seq import Seq2Seq
 from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
@@ -303,7 +303,7 @@ def test_bad_search_settings_are_user_errors():
         greedy_search(model, src, src_mask, max_len_a=-1.0, max_len_b=1)
 
 
-PRESETS = Path(__file__).parents[1] / "configs" / "model"
+PRESETS = Path(__file__).parents[2] / "configs" / "model"
 TINY = {
     "transformer": dict(d_model=16, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ff_dim=32),
     "rnn_bahdanau": dict(emb_dim=16, encoder_hidden_dim=8, decoder_hidden_dim=16),

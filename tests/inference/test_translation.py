@@ -4,11 +4,11 @@ import logging
 
 import pytest
 import torch
-
-from nmt.errors import NMTError
-from nmt.device import resolve_device
-from nmt.translation import Translator, load_for_translation
 from tiny_checkpoint import MAX_POSITIONS, PAIRS, build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (autouse)
+
+from nmt.device import resolve_device
+from nmt.errors import NMTError
+from nmt.inference.translation import Translator, load_for_translation
 
 SOURCES = [s for s, _ in PAIRS]
 
@@ -47,7 +47,7 @@ def test_empty_lines_give_empty_translations(parts):
 def test_too_long_line_is_truncated_with_a_warning(parts, caplog):
     translator = make_translator(parts, max_len_a=0.5)
     long_line = " ".join(SOURCES * 3)
-    with caplog.at_level(logging.WARNING, logger="nmt.translation"):
+    with caplog.at_level(logging.WARNING, logger="nmt.inference.translation"):
         [[translation]] = translator.translate_nbest([long_line], return_attention=True)
     assert "line 1" in caplog.text and f"limit of {MAX_POSITIONS - 1}" in caplog.text
     assert translation.attention.shape[-1] == MAX_POSITIONS  # 63 pieces + EOS
@@ -55,7 +55,7 @@ def test_too_long_line_is_truncated_with_a_warning(parts, caplog):
 
 def test_max_src_tokens_caps_sources_below_the_model_limit(parts, caplog):
     translator = make_translator(parts, max_src_tokens=3)
-    with caplog.at_level(logging.WARNING, logger="nmt.translation"):
+    with caplog.at_level(logging.WARNING, logger="nmt.inference.translation"):
         [[translation]] = translator.translate_nbest([SOURCES[4]], return_attention=True)
     assert translation.src_pieces[-1] == "</s>" and len(translation.src_pieces) == 4
     assert "limit of 3" in caplog.text

@@ -11,10 +11,10 @@ import torch
 import yaml
 
 from nmt.errors import NMTError
-from nmt.loss import label_smoothed_loss
-from nmt.trainer_config import TrainerConfig, parse_duration, rng_state, set_rng_state
+from nmt.training.config import TrainerConfig, parse_duration, rng_state, set_rng_state
+from nmt.training.loss import label_smoothed_loss
 
-DEFAULTS = yaml.safe_load((Path(__file__).parents[1] / "configs" / "trainer" / "default.yaml").read_text())
+DEFAULTS = yaml.safe_load((Path(__file__).parents[2] / "configs" / "trainer" / "default.yaml").read_text())
 
 
 def test_default_yaml_builds_a_config_with_every_key():

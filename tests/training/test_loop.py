@@ -10,16 +10,17 @@ import pytest
 import torch
 import yaml
 
-import nmt.training
+import nmt.training.loop
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.data.batching import TokenizedSplit
 from nmt.data.tokenizer import TokenizerConfig, train_tokenizer
 from nmt.errors import NMTError
 from nmt.models import build_model
-from nmt.trainer_config import TrainerConfig, seed_everything
-from nmt.training import RunInputs, Trainer
+from nmt.training.config import TrainerConfig, seed_everything
+from nmt.training.inputs import RunInputs
+from nmt.training.loop import Trainer
 
-DEFAULTS = yaml.safe_load((Path(__file__).parents[1] / "configs" / "trainer" / "default.yaml").read_text())
+DEFAULTS = yaml.safe_load((Path(__file__).parents[2] / "configs" / "trainer" / "default.yaml").read_text())
 TINY_TRANSFORMER = {
     "_target_": "nmt.models.transformer.Transformer", "d_model": 32, "num_heads": 2, "num_encoder_layers": 1,
     "num_decoder_layers": 1, "ff_dim": 64, "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0,
@@ -146,14 +147,14 @@ def test_resume_across_an_epoch_boundary_restores_the_position_in_the_epoch(tmp_
 
 def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, toy_inputs, monkeypatch):
     calls = {"count": 0}
-    real_loss = nmt.training.label_smoothed_loss
+    real_loss = nmt.training.loop.label_smoothed_loss
 
     def loss_that_overflows_at_update_7(logits, target, *, smoothing):
         calls["count"] += 1
         loss, nll = real_loss(logits, target, smoothing=smoothing)
         return (loss * float("inf"), nll) if calls["count"] >= 7 else (loss, nll)
 
-    monkeypatch.setattr(nmt.training, "label_smoothed_loss", loss_that_overflows_at_update_7)
+    monkeypatch.setattr(nmt.training.loop, "label_smoothed_loss", loss_that_overflows_at_update_7)
     trainer = make_trainer(toy_inputs, tmp_path, max_steps=20, validate_every=0, checkpoint_every=3, log_every=5)
     with pytest.raises(NMTError, match=r"NaN or infinite at step 7 .*last\.pt \(step 6\) is kept") as error:
         trainer.fit()
@@ -204,13 +205,14 @@ def test_resume_from_a_weights_only_checkpoint_is_refused(tmp_path, toy_inputs):
 
 
 def test_best_checkpoint_restores_a_model_that_translates_like_the_trained_one(tmp_path, toy_inputs):
-    from nmt.checkpoint import restore_model, restore_tokenizer
-    from nmt.translation import Translator
+    from nmt.data.tokenizer import Tokenizer
+    from nmt.inference.translation import Translator
+    from nmt.models import restore_model
 
     trainer = make_trainer(toy_inputs, tmp_path, max_steps=8, validate_every=8)
     trainer.fit()
     checkpoint = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
-    model, tokenizer = restore_model(checkpoint, device="cpu"), restore_tokenizer(checkpoint)
+    model, tokenizer = restore_model(checkpoint, device="cpu"), Tokenizer.from_state(checkpoint.tokenizer_state)
     translator = Translator(model, tokenizer, beam_size=1, length_penalty=0.0, max_len_a=1.5, max_len_b=10,
                             batch_tokens=8000)
     logged = (tmp_path / "validation" / "step-8.txt").read_text().splitlines()

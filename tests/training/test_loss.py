@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from nmt.loss import label_smoothed_loss
 from nmt.tokens import PAD_ID
+from nmt.training.loss import label_smoothed_loss
 
 
 def reference_loss(logits, target, smoothing):

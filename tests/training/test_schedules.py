@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from nmt.schedules import EarlyStopping, LearningRateSchedule
+from nmt.training.schedules import EarlyStopping, LearningRateSchedule
 
 
 def schedule(kind: str, **overrides) -> LearningRateSchedule:

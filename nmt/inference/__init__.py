@@ -1,0 +1,1 @@
+"""Inference: greedy and beam search over the model contract, and the one Translator."""

@@ -1,0 +1,1 @@
+"""Training: the loop, its config, inputs, schedules, loss, validation and run log."""

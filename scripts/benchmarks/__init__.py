@@ -1,0 +1,1 @@
+"""The parts of scripts/benchmark.py: its child-process and in-process measurements and its report."""

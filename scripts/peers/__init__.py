@@ -1,0 +1,1 @@
+"""The side-by-side benchmark's parts (scripts/bench_peers.py) and the peers' config templates."""
