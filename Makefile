@@ -11,6 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP := $(VENV)/.nmt-installed
 DEMO_DIR ?= outputs/demo
+TEST_WORKERS ?= auto
 
 .PHONY: install demo test bench bench-peers clean
 
@@ -32,8 +33,9 @@ demo: $(STAMP)
 	echo "The cow did not cross the bridge because it was too tired." | \
 	  $(VENV)/bin/nmt-translate ckpt=$(DEMO_DIR)/checkpoints/best.pt
 
+# One pytest worker per core; each runs torch on one thread (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 bench: $(STAMP)
 	$(PY) scripts/benchmark.py

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 import datasets
 import pytest
+import torch
 
 from nmt.data.corpus import CorpusConfig
 
 datasets.disable_progress_bars()  # keep test output readable
+# Tiny models run many tiny operations: one thread computes them faster than two that wait on each
+# other, and the suite's two worker processes (pytest -n 2) then share the cores without contention.
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by the commands the tests start as subprocesses
 
 GERMAN = "der die das ein eine mann frau hund katze kind haus baum auto ball sieht spielt läuft isst trinkt rot blau groß klein schnell im park am strand".split()
 ENGLISH = "the the the a a man woman dog cat child house tree car ball sees plays runs eats drinks red blue big small fast in-the park on-the beach".split()
