@@ -10,10 +10,13 @@ it loads with `torch.load(weights_only=True)` and never runs pickled code.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import logging
 import os
 import pickle
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +75,7 @@ def save_checkpoint(path: str | Path, payload: Checkpoint | Mapping[str, Any]) -
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes the file private; a checkpoint is an ordinary file
         with os.fdopen(handle, "wb") as file:
             # Field by field, not dataclasses.asdict: that would deep-copy every tensor first.
             torch.save({name: getattr(checkpoint, name) for name in Checkpoint.__dataclass_fields__}, file)
@@ -79,41 +83,100 @@ def save_checkpoint(path: str | Path, payload: Checkpoint | Mapping[str, Any]) -
             os.fsync(file.fileno())
         os.replace(tmp_name, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        # Disk full, a read-only file system, a second SIGINT: the previous file stays, the temporary goes,
+        # and the caller sees the original error, not one from the clean-up.
+        with contextlib.suppress(OSError):
+            Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
     return path
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint written by `save_checkpoint`, on the CPU, without unpickling code."""
+    """Read a checkpoint written by `save_checkpoint`, on the CPU, without unpickling code.
+
+    Any other file is one `NMTError` naming it and saying what it is instead.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise NMTError(f"checkpoint {path} does not exist; pass the path of a .pt file written by nmt-train.")
+    _check_is_torch_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
+    except Exception as error:  # noqa: BLE001 - on damaged bytes torch's unpickler raises whatever it trips over
         # weights_only refuses any global it does not know: a pickle that would call
         # os.system or build arbitrary objects stops here, before anything runs.
         refused = [line.strip() for line in str(error).splitlines() if "GLOBAL" in line]
-        if refused:
+        if isinstance(error, pickle.UnpicklingError) and refused:
             raise NMTError(
                 f"checkpoint {path} was refused because it holds pickled code, not plain weights "
                 f"({refused[0].rstrip('.')}); load only checkpoints written by nmt-train."
             ) from None
-        raise NMTError(
-            f"checkpoint {path} is not a readable nmt checkpoint (not a torch file, or truncated); "
-            "pass a .pt file written by nmt-train."
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise NMTError(
-            f"checkpoint {path} is not a readable nmt checkpoint ({error_summary(error)}); "
-            "pass a .pt file written by nmt-train."
-        ) from None
-    if not isinstance(payload, Mapping):
-        raise NMTError(f"checkpoint {path} holds a {type(payload).__name__}, not an nmt checkpoint; "
+        # Otherwise the bytes of a torch archive (checked above) are damaged: RuntimeError from
+        # the zip reader; KeyError, IndexError, struct.error ... from the unpickler.
+        raise NMTError(f"checkpoint {path} is truncated or corrupt ({error_summary(error)}); {_USE_ANOTHER}") from None
+    if not isinstance(payload, Mapping) or not any(key in payload for key in _REQUIRED):
+        held = (f"a dict with keys {_first_keys(payload)}" if isinstance(payload, Mapping)
+                else f"a {type(payload).__name__}")
+        raise NMTError(f"checkpoint {path} is a torch file but not an nmt checkpoint (it holds {held}); "
                        "pass a .pt file written by nmt-train.")
     return _from_mapping(payload, source=str(path))
+
+
+_USE_ANOTHER = "use another checkpoint of the run (last.pt, step-N.pt) or train again."
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save has written zip archives since torch 1.6
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"  # pickled 0x1950a86a20f9469cfc6c
+
+
+def _check_is_torch_archive(path: Path) -> None:
+    """Refuse, naming what it is, anything at `path` but a torch zip archive.
+
+    torch.load reads other bytes with its legacy unpickler, which fails with whatever
+    error it happens to hit (a text file: KeyError), so the kind is told from the bytes first.
+    """
+    if path.is_dir():
+        found = sorted(child.name for child in path.glob("*.pt"))
+        hint = f"one of its checkpoints: {', '.join(found[:4])}" if found else "a .pt file written by nmt-train"
+        raise NMTError(f"checkpoint {path} is a directory; pass {hint}.")
+    if not path.exists():
+        raise NMTError(f"checkpoint {path} does not exist; pass the path of a .pt file written by nmt-train.")
+    try:
+        with path.open("rb") as file:
+            head = file.read(256)
+    except OSError as error:
+        raise NMTError(f"checkpoint {path} cannot be read ({error_summary(error)}); check its permissions.") from None
+    if not head.startswith(_ZIP_MAGIC):
+        raise NMTError(f"checkpoint {path} {_describe(head)}; pass a .pt file written by nmt-train.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:  # a cut or damaged central directory
+        raise NMTError(f"checkpoint {path} is truncated or corrupt ({error_summary(error)}); {_USE_ANOTHER}") from None
+    if not any(name.endswith("data.pkl") for name in names):
+        raise NMTError(f"checkpoint {path} is a zip archive but not a torch file (it holds "
+                       f"{', '.join(names[:4]) or 'nothing'}); pass a .pt file written by nmt-train.")
+
+
+def _describe(head: bytes) -> str:
+    """What a file that is not a zip archive is, from its first bytes."""
+    if not head:
+        return "is empty"
+    if head.startswith(_LEGACY_TORCH_MAGIC):
+        return "is a torch file in the legacy format of torch < 1.6, not an nmt checkpoint"
+    try:
+        start = codecs.getincrementaldecoder("utf-8")().decode(head)  # not final: a character cut at byte 256 is fine
+    except UnicodeDecodeError:
+        start = ""
+    start = start.removeprefix("\ufeff")
+    if start and all(char.isprintable() or char in "\t\n\r\f" for char in start):
+        first_line = start.strip().split("\n")[0][:40]
+        return "is a text file, not a checkpoint" + (f" (it starts {first_line!r})" if first_line else "")
+    return f"is not a torch file (its first bytes are {head[:8].hex(' ')})"
+
+
+def _first_keys(mapping: Mapping[Any, Any]) -> str:
+    """Up to six keys of `mapping`, to say what a torch file from another tool holds."""
+    if not mapping:
+        return "none"
+    return ", ".join(str(key) for key in list(mapping)[:6]) + (", ..." if len(mapping) > 6 else "")
 
 
 def _from_mapping(payload: Mapping[str, Any], *, source: str) -> Checkpoint:
@@ -129,12 +192,25 @@ def _from_mapping(payload: Mapping[str, Any], *, source: str) -> Checkpoint:
             "use the nmt version that wrote it."
         )
     known = set(Checkpoint.__dataclass_fields__)
-    unknown = sorted(set(payload) - known)
+    unknown = sorted(map(str, set(payload) - known))
     if unknown:
         raise NMTError(
             f"checkpoint {source} has unknown fields {', '.join(unknown)}; valid fields are {', '.join(sorted(known))}."
         )
+    for key, expected in _FIELD_TYPES.items():
+        if key in payload and not isinstance(payload[key], expected):
+            wanted = "dict" if Mapping in expected else expected[0].__name__
+            raise NMTError(f"checkpoint {source} is damaged or from another tool: its {key} is a "
+                           f"{type(payload[key]).__name__}, not a {wanted}; pass a .pt file written by nmt-train.")
     return Checkpoint(**{key: payload[key] for key in payload})
+
+
+# What each field holds, for the loader's check (a None training_state: a translate-only checkpoint).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "model_state": (Mapping,), "model_config": (Mapping,), "src_vocab_size": (int,), "tgt_vocab_size": (int,),
+    "tokenizer_state": (Mapping,), "data_config": (Mapping,), "tokenizer_config": (Mapping,),
+    "training_state": (Mapping, type(None)), "metrics": (Mapping,),
+}
 
 
 
@@ -150,3 +226,10 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import ctypes
+import re
 import sys
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
 from nmt.errors import NMTError
+
+Device = Literal["auto", "cpu", "cuda"]  # of trainer.device; nmt-evaluate / nmt-translate also take cuda:N
+
+
+def check_device(choice: object, *, key: str = "device") -> None:
+    """Raise NMTError unless `choice` is auto, cpu, cuda or cuda:N (whether CUDA is present is resolve_device's)."""
+    if not isinstance(choice, str) or not (choice in get_args(Device) or re.fullmatch(r"cuda:\d+", choice)):
+        raise NMTError(f"{key}={choice} is not a device; use auto, cpu, cuda or cuda:N.")
 
 
 def resolve_device(choice: str, *, key: str = "device") -> torch.device:
@@ -16,13 +25,16 @@ def resolve_device(choice: str, *, key: str = "device") -> torch.device:
 
     `key` is the config key the user set, named in the error (e.g. trainer.device).
     """
+    check_device(choice, key=key)
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice != "cpu" and not choice.startswith("cuda"):
-        raise NMTError(f"{key}={choice} is not a device; use auto, cpu or cuda.")
     if choice.startswith("cuda") and not torch.cuda.is_available():
         raise NMTError(f"{key}={choice} but torch sees no CUDA device; use {key}=cpu or {key}=auto.")
-    return torch.device(choice)
+    device = torch.device(choice)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise NMTError(f"{key}={choice} but torch sees {torch.cuda.device_count()} CUDA device(s), "
+                       f"numbered from 0; use {key}=cuda:0 or {key}=cuda.")
+    return device
 
 
 Precision = Literal["32", "bf16"]  # of trainer.precision and of nmt-evaluate / nmt-translate

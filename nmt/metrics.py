@@ -87,6 +87,12 @@ class LengthBucket:
         return f"{self.low}+" if self.high is None else f"{self.low}-{self.high}"
 
 
+def check_length_edges(edges: Sequence[int], *, key: str = "length_buckets") -> None:
+    """Raise NMTError unless `edges` (the upper edges of the length buckets) are increasing positive word counts."""
+    if list(edges) != sorted(set(edges)) or any(edge < 1 for edge in edges):
+        raise NMTError(f"{key}={list(edges)} must be increasing positive word counts, e.g. [10, 20, 30, 40].")
+
+
 def bleu_by_length(
     sources: Sequence[str],
     hypotheses: Sequence[str],
@@ -99,10 +105,7 @@ def bleu_by_length(
     edges (10, 20, 30, 40) give the buckets 1-10, 11-20, 21-30, 31-40 and 41+.
     Each bucket's BLEU is a corpus BLEU over its own sentences.
     """
-    if list(edges) != sorted(set(edges)) or any(edge < 1 for edge in edges):
-        raise NMTError(
-            f"length bucket edges {list(edges)} must be increasing positive word counts, e.g. [10, 20, 30, 40]."
-        )
+    check_length_edges(edges)
     if not len(sources) == len(hypotheses) == len(references):
         raise NMTError(
             f"{len(sources)} sources, {len(hypotheses)} hypotheses and {len(references)} references; "

@@ -23,6 +23,18 @@ CELL_INCHES = 0.28  # size of one heatmap cell, so labels stay readable for long
 MIN_PANEL_INCHES = 2.5
 
 
+def check_image_path(path: str, *, key: str) -> None:
+    """Raise NMTError unless `path` can name an image: a format matplotlib writes, or no suffix (then PNG)."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise NMTError(f"{key}={path} is not an image file matplotlib can write; end it in .png, .pdf or .svg "
+                       f"(formats: {', '.join(sorted(formats))}).")
+    if Path(path).is_dir():
+        raise NMTError(f"{key}={path} is a directory; name an image file in it, "
+                       f"e.g. {key}={Path(path) / 'attention.png'}.")
+
+
 def plot_attention(
     attention: Tensor,
     *,
@@ -130,6 +142,7 @@ def _plot_series(ax: Any, records: list[dict[str, Any]], key: str, label: str) -
 
 def _save(figure: Figure, path: str | Path) -> Path:
     path = Path(path)
+    path = path if path.suffix else path.with_suffix(".png")  # what savefig itself would write
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=120)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_checkpoint import build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (one_cpu_thread: autouse fixture)
 
 from nmt.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nmt.errors import NMTError
+from nmt.inference.translation import load_for_translation
 
 
 def make_checkpoint(*, scale: float = 1.0, size: int = 4) -> Checkpoint:
@@ -111,29 +116,99 @@ def test_checkpoint_with_pickled_code_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all"])
-def test_unreadable_file_is_one_clear_error(tmp_path, content):
-    path = tmp_path / "broken.pt"
-    path.write_bytes(content)
-    with pytest.raises(NMTError, match=r"broken\.pt is not a readable nmt checkpoint"):
-        load_checkpoint(path)
-
-
-def test_truncated_checkpoint_is_one_clear_error(tmp_path):
-    path = tmp_path / "cut.pt"
-    save_checkpoint(path, make_checkpoint(size=64))
-    path.write_bytes(path.read_bytes()[:2000])
-    with pytest.raises(NMTError, match=r"cut\.pt is not a readable nmt checkpoint"):
-        load_checkpoint(path)
-
-
 def test_missing_file_names_the_path(tmp_path):
     with pytest.raises(NMTError, match=r"nothere\.pt does not exist"):
         load_checkpoint(tmp_path / "nothere.pt")
 
 
-def test_plain_state_dict_is_not_mistaken_for_a_checkpoint(tmp_path):
-    path = tmp_path / "weights.pt"
-    torch.save({"weight": torch.ones(2)}, path)
-    with pytest.raises(NMTError, match=r"weights\.pt lacks model_state"):
+# ----------------------------------------------------------------------------- any file as a checkpoint
+
+
+def _write_zip(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "not weights")
+
+
+def _write_legacy_torch(path: Path) -> None:
+    torch.save({"weight": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
+
+
+FILES_THAT_ARE_NOT_CHECKPOINTS = {
+    "empty": (lambda path: path.write_bytes(b""), r"is empty"),
+    "text": (lambda path: path.write_text("remember the milk\n", encoding="utf-8"),
+             r"is a text file, not a checkpoint \(it starts 'remember the milk'\)"),
+    "random bytes": (lambda path: path.write_bytes(random.Random(0).randbytes(3000)), r"is not a torch file"),
+    "zip": (_write_zip, r"is a zip archive but not a torch file \(it holds notes\.txt\)"),
+    "legacy torch": (_write_legacy_torch, r"is a torch file in the legacy format"),
+    "state dict": (lambda path: torch.save({"state_dict": {"w": torch.ones(2)}}, path),
+                   r"is a torch file but not an nmt checkpoint \(it holds a dict with keys state_dict\)"),
+    "tensor": (lambda path: torch.save(torch.ones(3), path),
+               r"is a torch file but not an nmt checkpoint \(it holds a Tensor\)"),
+    "list": (lambda path: torch.save([1, 2, 3], path),
+             r"is a torch file but not an nmt checkpoint \(it holds a list\)"),
+    "newer format": (lambda path: torch.save({**_fields(make_checkpoint()), "format_version": 2}, path),
+                     r"has format_version=2 but this nmt reads version 1"),
+    "field of the wrong type": (lambda path: torch.save({**_fields(make_checkpoint()), "model_state": [1]}, path),
+                                r"is damaged or from another tool: its model_state is a list, not a dict"),
+}
+
+
+def _fields(checkpoint: Checkpoint) -> dict:
+    return {name: getattr(checkpoint, name) for name in Checkpoint.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("kind", FILES_THAT_ARE_NOT_CHECKPOINTS)
+def test_a_file_that_is_not_a_checkpoint_is_named_with_what_it_is(tmp_path, kind):
+    write, expected = FILES_THAT_ARE_NOT_CHECKPOINTS[kind]
+    path = tmp_path / "model.pt"
+    write(path)
+    with pytest.raises(NMTError, match=r"checkpoint \S*model\.pt " + expected) as error:
         load_checkpoint(path)
+    assert "\n" not in str(error.value)
+
+
+def test_a_directory_is_named_with_the_checkpoints_inside_it(tmp_path):
+    save_checkpoint(tmp_path / "best.pt", make_checkpoint())
+    with pytest.raises(NMTError, match=r"is a directory; pass one of its checkpoints: best\.pt"):
+        load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_cut_at_every_tenth_of_its_length_is_truncated_or_corrupt(tmp_path):
+    whole = save_checkpoint(tmp_path / "whole.pt", make_checkpoint(size=64)).read_bytes()
+    cut = tmp_path / "cut.pt"
+    for tenth in range(1, 10):
+        cut.write_bytes(whole[: len(whole) * tenth // 10])
+        with pytest.raises(NMTError, match=r"cut\.pt is truncated or corrupt"):
+            load_checkpoint(cut)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("checkpoint_files"))
+
+
+def test_weights_that_do_not_fit_the_config_name_the_file_and_the_tensor(tiny_checkpoint, tmp_path):
+    payload = torch.load(tiny_checkpoint, weights_only=True)
+    name = next(iter(payload["model_state"]))
+    payload["model_state"] = {**payload["model_state"], name: torch.zeros(3, 3)}
+    torch.save(payload, tmp_path / "misfit.pt")
+    expected = rf"misfit\.pt cannot be used: its weights do not fit .*size mismatch for {name}:"
+    with pytest.raises(NMTError, match=expected):
+        load_for_translation(tmp_path / "misfit.pt", device=torch.device("cpu"))
+
+
+def test_a_sentencepiece_model_from_another_tool_is_refused(tiny_checkpoint, tmp_path):
+    payload = torch.load(tiny_checkpoint, weights_only=True)
+    payload["tokenizer_state"] = {**payload["tokenizer_state"], "src_model": b"not a sentencepiece model"}
+    torch.save(payload, tmp_path / "other_spm.pt")
+    with pytest.raises(NMTError, match=r"other_spm\.pt cannot be used by this version of nmt"):
+        load_for_translation(tmp_path / "other_spm.pt", device=torch.device("cpu"))
+
+
+def test_a_saved_checkpoint_has_the_permissions_of_an_ordinary_file(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        path = build_tiny_checkpoint(tmp_path)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -1,4 +1,4 @@
-"""What every entry point shares: user errors as one line on stderr, logging set-up, the checkpoint argument."""
+"""What every entry point shares: user errors as one line on stderr, logging set-up, the ckpt and data_dir paths."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
+from nmt.data.validation import check_value
 from nmt.errors import NMTError
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -60,4 +61,9 @@ def required_checkpoint(cfg: DictConfig, key: str = "ckpt") -> Path:
     """The checkpoint path under `key`, or an NMTError saying how to pass it."""
     if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
         raise NMTError(f"no checkpoint given: pass {key}=PATH, e.g. {key}=outputs/demo/checkpoints/best.pt.")
-    return Path(cfg[key])
+    return Path(check_value(cfg[key], str, key=key))
+
+
+def data_dir(cfg: DictConfig) -> Path:
+    """paths.data_dir: where corpora, SentencePiece models and token caches live."""
+    return Path(check_value(cfg.paths.data_dir, str, key="paths.data_dir"))

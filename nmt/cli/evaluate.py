@@ -18,21 +18,24 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from nmt.checkpoint import Checkpoint
-from nmt.cli.common import log_to_stderr, report_user_errors, required_checkpoint
-from nmt.data.corpus import PRONOUN_SPLIT, CorpusConfig
+from nmt.cli.common import data_dir, log_to_stderr, report_user_errors, required_checkpoint
+from nmt.data.corpus import PRONOUN_SPLIT, SPLITS, CorpusConfig
 from nmt.data.pipeline import load_clean_pairs
+from nmt.data.validation import check_value
 from nmt.device import configure_cpu, resolve_device
 from nmt.errors import NMTError
+from nmt.inference.options import DecodingOptions
 from nmt.inference.translation import Translator, load_for_translation
 from nmt.metrics import (
     PronounAccuracy,
     bleu_by_length,
+    check_length_edges,
     corpus_scores,
     format_length_table,
     pronoun_accuracy,
@@ -44,22 +47,21 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Translate and score one split with a composed config; returns the report written to JSON."""
     checkpoint_path = required_checkpoint(cfg)
-    configure_cpu(cfg.threads)
-    device = resolve_device(cfg.device)
+    # Every key is checked before the checkpoint or the corpus is read: a typo costs no loading.
+    values = OmegaConf.to_container(cfg, resolve=True)
+    options = DecodingOptions.from_dict(values)  # type: ignore[arg-type]
+    _check_evaluate_keys(values)  # type: ignore[arg-type]
+    given_corpus, corpora_dir = _given_corpus(cfg), data_dir(cfg)
+    configure_cpu(options.threads)
+    device = resolve_device(options.device)
     checkpoint, model, tokenizer = load_for_translation(checkpoint_path, device=device)
-    corpus = _corpus(cfg, checkpoint)
-    pairs = load_clean_pairs(corpus, data_dir=Path(cfg.paths.data_dir))
+    corpus = given_corpus or _stored_corpus(cfg, checkpoint)
+    pairs = load_clean_pairs(corpus, data_dir=corpora_dir)
     if cfg.split not in pairs:
         raise NMTError(f"split={cfg.split} is not in corpus '{corpus.name}'; choose one of {', '.join(pairs)}.")
-    if cfg.max_sentences is not None and cfg.max_sentences < 1:
-        raise NMTError(f"max_sentences={cfg.max_sentences} must be a positive number of sentences or null for all.")
     split = pairs[cfg.split].select(range(min(cfg.max_sentences or len(pairs[cfg.split]), len(pairs[cfg.split]))))
     sources, references = list(split["src"]), list(split["tgt"])
-    translator = Translator(
-        model, tokenizer, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty,
-        max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b, batch_tokens=cfg.batch_tokens,
-        device=device, max_src_tokens=cfg.max_src_tokens, precision=cfg.precision,
-    )
+    translator = options.translator(model, tokenizer, device=device)
     start = time.perf_counter()
     hypotheses = translator.translate(sources)
     seconds = time.perf_counter() - start
@@ -74,8 +76,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "direction": f"{corpus.src_lang}-{corpus.tgt_lang}",
         "split": cfg.split,
         "num_sentences": len(sources),
-        "search": {"beam_size": cfg.beam_size, "length_penalty": cfg.length_penalty,
-                   "max_len_a": cfg.max_len_a, "max_len_b": cfg.max_len_b},
+        "search": {"beam_size": options.beam_size, "length_penalty": options.length_penalty,
+                   "max_len_a": options.max_len_a, "max_len_b": options.max_len_b},
         "translation_seconds": round(seconds, 3),
         **{name: {"score": s.score, "signature": s.signature, "detail": s.detail} for name, s in scores.items()},
         "bleu_by_length": [{"source_words": b.label, "sentences": b.num_sentences, "bleu": b.bleu} for b in buckets],
@@ -96,10 +98,27 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return report
 
 
-def _corpus(cfg: DictConfig, checkpoint: Checkpoint) -> CorpusConfig:
-    """The `data=` preset given on the command line, else the corpus stored in the checkpoint."""
+def _check_evaluate_keys(values: dict[str, Any]) -> None:
+    """The keys only nmt-evaluate has (the decoding ones are DecodingOptions'), from the resolved config."""
+    check_value(values["split"], Literal[(*SPLITS, PRONOUN_SPLIT)], key="split")  # pronoun_test: data=sample only
+    max_sentences = check_value(values["max_sentences"], int | None, key="max_sentences")
+    if max_sentences is not None and max_sentences < 1:
+        raise NMTError(f"max_sentences={max_sentences} must be a positive number of sentences or null for all.")
+    check_length_edges(check_value(values["length_buckets"], list[int], key="length_buckets"))
+    output = check_value(values["output"], str | None, key="output")
+    if output is not None and Path(output).is_file():
+        raise NMTError(f"output={output} is a file; name a directory for the hypotheses and scores.")
+
+
+def _given_corpus(cfg: DictConfig) -> CorpusConfig | None:
+    """The `data=` preset given on the command line, checked now; None means the corpus stored in the checkpoint."""
     if "data" in cfg and cfg.data is not None:
         return CorpusConfig.from_dict(OmegaConf.to_container(cfg.data, resolve=True))  # type: ignore[arg-type]
+    return None
+
+
+def _stored_corpus(cfg: DictConfig, checkpoint: Checkpoint) -> CorpusConfig:
+    """The corpus the checkpoint was trained on."""
     if not checkpoint.data_config:
         raise NMTError(f"checkpoint {cfg.ckpt} records no corpus; name one with data=<preset>, e.g. data=multi30k.")
     return CorpusConfig.from_dict(checkpoint.data_config)

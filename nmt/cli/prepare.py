@@ -12,12 +12,10 @@ the cache in seconds.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli.common import quiet_third_party_logs, report_user_errors
+from nmt.cli.common import data_dir, quiet_third_party_logs, report_user_errors
 from nmt.data.corpus import CorpusConfig
 from nmt.data.pipeline import PreparedCorpus, prepare_corpus
 from nmt.data.tokenizer import TokenizerConfig
@@ -27,7 +25,7 @@ def prepare(cfg: DictConfig) -> PreparedCorpus:
     """Build the data and tokenizer configs from a composed Hydra config and prepare the corpus."""
     corpus = CorpusConfig.from_dict(OmegaConf.to_container(cfg.data, resolve=True))  # type: ignore[arg-type]
     tokenizer = TokenizerConfig.from_dict(OmegaConf.to_container(cfg.tokenizer, resolve=True))  # type: ignore[arg-type]
-    return prepare_corpus(corpus, tokenizer, data_dir=Path(cfg.paths.data_dir))
+    return prepare_corpus(corpus, tokenizer, data_dir=data_dir(cfg))
 
 
 @hydra.main(config_path="pkg://nmt.configs", config_name="prepare", version_base=None)

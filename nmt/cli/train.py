@@ -6,12 +6,14 @@
     nmt-train hydra.run.dir=outputs/run1 trainer.resume=true     # continue a killed run
 
 Each run writes into its Hydra output directory: .hydra/ (the resolved config),
-train.log, metrics.jsonl, tensorboard/, validation/ and checkpoints/.
+train.log, metrics.jsonl, tensorboard/, validation/ and checkpoints/. SIGINT/SIGTERM
+save last.pt and exit with status 128 + the signal's number (130, 143).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli.common import quiet_third_party_logs, report_user_errors
+from nmt.cli.common import data_dir, quiet_third_party_logs, report_user_errors
 from nmt.data.batching import TokenizedSplit
 from nmt.data.corpus import CorpusConfig
 from nmt.data.pipeline import prepare_corpus
@@ -31,6 +33,7 @@ from nmt.models import build_model
 from nmt.plotting import plot_learning_curves
 from nmt.training.config import TrainerConfig, configure_torch
 from nmt.training.loop import RunInputs, Trainer, TrainingResult
+from nmt.training.run_directory import refuse_if_in_use
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,9 @@ def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
     model_config = _plain(cfg.model)
     with torch.device("meta"):  # a misspelt model key fails now, not after minutes of data preparation
         build_model(model_config, src_vocab_size=tokenizer_config.vocab_size, tgt_vocab_size=tokenizer_config.vocab_size)
-    corpus = prepare_corpus(corpus_config, tokenizer_config, data_dir=Path(cfg.paths.data_dir))
+    refuse_if_in_use(output_dir)  # the Trainer locks the run directory; a busy one is refused before the data work
+    resume_from = _resume_path(config.resume, output_dir)
+    corpus = prepare_corpus(corpus_config, tokenizer_config, data_dir=data_dir(cfg))
     log.info("corpus:\n%s", corpus.summary)
     tokenizer = corpus.tokenizer
     model = build_model(model_config, src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size)
@@ -58,10 +63,10 @@ def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
         tokenizer=tokenizer, model_config=model_config, data_config=corpus_config.to_dict(),
         tokenizer_config=tokenizer_config.to_dict())
     trainer = Trainer(model=model, inputs=inputs, config=config, device=device, output_dir=output_dir,
-                      resume_from=_resume_path(config.resume, output_dir))
+                      resume_from=resume_from)
     result = trainer.fit()
     metrics_path = output_dir / "metrics.jsonl"
-    if metrics_path.is_file() and metrics_path.stat().st_size > 0:
+    if result.stop_signal is None and metrics_path.is_file() and metrics_path.stat().st_size > 0:
         plot = plot_learning_curves(metrics_path, output_dir / "learning_curves.png", title=corpus_config.name)
         log.info("learning curves in %s", plot)
     return result
@@ -74,7 +79,7 @@ def _resume_path(resume: bool | str, output_dir: Path) -> Path | None:
     path = output_dir / "checkpoints" / "last.pt" if resume is True or resume in ("true", "True") else Path(resume)
     if not path.is_file():
         raise NMTError(
-            f"trainer.resume={resume} but {path} does not exist; pass hydra.run.dir=<the run's directory> "
+            f"trainer.resume={str(resume).lower() if isinstance(resume, bool) else resume} but {path} does not exist; pass hydra.run.dir=<the run's directory> "
             "with trainer.resume=true, or trainer.resume=<path to last.pt>."
         )
     return path
@@ -89,6 +94,8 @@ def _plain(node: Any) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     quiet_third_party_logs()
     result = train(cfg)
+    if result.stop_signal is not None:
+        sys.exit(128 + result.stop_signal)  # the shell's convention for a process ended by that signal
     best = "none" if result.best_value is None else f"{result.best_value:.2f} at step {result.best_step}"
     print(f"trained {result.step} steps ({result.stop_reason}); best val {result.metric}: {best}; "
           f"checkpoints in {result.checkpoint_dir}")

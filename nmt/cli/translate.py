@@ -13,45 +13,50 @@ output is the same either way.
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from nmt.cli.common import log_to_stderr, report_user_errors, required_checkpoint
+from nmt.data.text import decode_lines
+from nmt.data.validation import check_value
 from nmt.device import configure_cpu, resolve_device
-from nmt.errors import NMTError
+from nmt.errors import NMTError, error_summary
+from nmt.inference.options import DecodingOptions
 from nmt.inference.translation import Translation, Translator, load_for_translation
 
 log = logging.getLogger(__name__)
 
 
-def translate(cfg: DictConfig, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Run one nmt-translate call with a composed config; returns the number of lines translated."""
-    stdin = sys.stdin if stdin is None else stdin
+def translate(cfg: DictConfig, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None) -> int:
+    """Run one nmt-translate call with a composed config; returns the number of lines translated.
+
+    stdin is read as bytes and decoded by `nmt.data.text.decode_lines`, never by Python's
+    locale-dependent text layer (under C.UTF-8 its surrogate escapes reached SentencePiece).
+    """
+    if stdin is None:  # sys.stdin is None when the caller closed it (`<&-`): that is an empty input
+        stdin = io.BytesIO() if sys.stdin is None else sys.stdin.buffer
     stdout = sys.stdout if stdout is None else stdout
     checkpoint_path = required_checkpoint(cfg)
-    if cfg.text is not None and cfg.input is not None:
-        raise NMTError(f"both text= and input={cfg.input} are set; translate either one sentence or one file.")
-    if cfg.nbest > cfg.beam_size:
-        raise NMTError(f"nbest={cfg.nbest} exceeds beam_size={cfg.beam_size}; raise beam_size or lower nbest.")
-    configure_cpu(cfg.threads)
-    device = resolve_device(cfg.device)
+    # Every key is checked before the checkpoint is read: a typo costs no model loading.
+    options = DecodingOptions.from_dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+    _check_translate_keys(cfg)
+    configure_cpu(options.threads)
+    device = resolve_device(options.device)
     _, model, tokenizer = load_for_translation(checkpoint_path, device=device)
-    translator = Translator(
-        model, tokenizer, beam_size=cfg.beam_size, length_penalty=cfg.length_penalty,
-        max_len_a=cfg.max_len_a, max_len_b=cfg.max_len_b, batch_tokens=cfg.batch_tokens,
-        device=device, max_src_tokens=cfg.max_src_tokens, precision=cfg.precision,
-    )
+    translator = options.translator(model, tokenizer, device=device)
     if cfg.text is None and cfg.input is None and cfg.output is None and stdin.isatty():
         return _translate_interactively(translator, cfg, stdin=stdin, stdout=stdout)
-    lines = [str(cfg.text)] if cfg.text is not None else _read_lines(cfg.input, stdin)
-    results = translator.translate_nbest(lines, nbest=cfg.nbest, return_attention=cfg.plot is not None)
-    text = "".join(_format(results, nbest=cfg.nbest))
+    lines = _text_lines(cfg.text) if cfg.text is not None else _read_lines(cfg.input, stdin)
+    results = translator.translate_nbest(lines, nbest=options.nbest, return_attention=cfg.plot is not None)
+    text = "".join(_format(results, nbest=options.nbest))
     if cfg.output is None:
         stdout.write(text)
         stdout.flush()
@@ -64,13 +69,29 @@ def translate(cfg: DictConfig, *, stdin: TextIO | None = None, stdout: TextIO | 
     return len(lines)
 
 
+def _check_translate_keys(cfg: DictConfig) -> None:
+    """The keys only nmt-translate has (the decoding ones are DecodingOptions'): types, paths, combinations."""
+    check_value(cfg.text, str | int | float | None, key="text")  # text=12 arrives as a number
+    for key in ("input", "output", "plot"):
+        check_value(cfg[key], str | None, key=key)
+    check_value(cfg.plot_layer, int, key="plot_layer")  # its range depends on the model: checked when plotting
+    if cfg.text is not None and cfg.input is not None:
+        raise NMTError(f"both text= and input={cfg.input} are set; translate either one sentence or one file.")
+    if cfg.output is not None and Path(cfg.output).is_dir():
+        raise NMTError(f"output={cfg.output} is a directory; name a file for the translations, e.g. "
+                       f"output={Path(cfg.output) / 'translations.txt'}.")
+    if cfg.plot is not None:
+        from nmt.plotting import check_image_path  # matplotlib costs a second at start-up; only plots need it
 
-def _translate_interactively(translator: Translator, cfg: DictConfig, *, stdin: TextIO, stdout: TextIO) -> int:
+        check_image_path(cfg.plot, key="plot")
+
+
+def _translate_interactively(translator: Translator, cfg: DictConfig, *, stdin: BinaryIO, stdout: TextIO) -> int:
     """A terminal session: each typed line is translated at once (same output as a batch of lines)."""
     count = 0
-    for count, line in enumerate(stdin, start=1):
-        results = translator.translate_nbest([line.rstrip("\r\n")], nbest=cfg.nbest,
-                                             return_attention=cfg.plot is not None)
+    for count, raw in enumerate(iter(stdin.readline, b""), start=1):
+        line = decode_lines(raw, source="stdin", first_line=count)[0]
+        results = translator.translate_nbest([line], nbest=cfg.nbest, return_attention=cfg.plot is not None)
         stdout.writelines(_format(results, nbest=cfg.nbest, first_index=count - 1))
         stdout.flush()
         if cfg.plot is not None:
@@ -78,16 +99,24 @@ def _translate_interactively(translator: Translator, cfg: DictConfig, *, stdin: 
     return count
 
 
-def _read_lines(input_path: str | None, stdin: TextIO) -> list[str]:
+def _read_lines(input_path: str | None, stdin: BinaryIO) -> list[str]:
+    """The lines of `input=` or stdin (policy: `nmt.data.text`); an empty input is no lines."""
     if input_path is None:
-        return [line.rstrip("\r\n") for line in stdin]
-    path = Path(input_path)
-    if not path.is_file():
-        raise NMTError(f"input={input_path} does not exist; pass a text file with one sentence per line.")
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise NMTError(f"input={input_path} is not UTF-8 text (byte {error.start}); convert it to UTF-8.") from None
+        return decode_lines(stdin.read(), source="stdin")
+    try:  # not only regular files: input=/dev/stdin and input=<(command) are pipes
+        raw = Path(input_path).read_bytes()
+    except (FileNotFoundError, IsADirectoryError) as error:
+        what = "does not exist" if isinstance(error, FileNotFoundError) else "is a directory"
+        raise NMTError(f"input={input_path} {what}; pass a text file with one sentence per line.") from None
+    except OSError as error:
+        raise NMTError(f"input={input_path} cannot be read ({error_summary(error)}); check its permissions.") from None
+    return decode_lines(raw, source=f"input={input_path}")
+
+
+def _text_lines(text: object) -> list[str]:
+    """`text=` as lines: Python keeps undecodable bytes of a command line as surrogates; os.fsencode
+    gives those bytes back, so `text=` is held to the same policy as a file."""
+    return decode_lines(os.fsencode(str(text)), source="text=") or [""]
 
 
 def _format(results: Sequence[Sequence[Translation]], *, nbest: int, first_index: int = 0) -> list[str]:
@@ -110,9 +139,9 @@ def _plot(results: Sequence[Sequence[Translation]], lines: Sequence[str], *, pat
             log.warning("line %d is empty: no attention plot", number)
             continue
         target = path if len(lines) == 1 else _numbered(path, number)
-        plot_attention(best.attention, src_pieces=best.src_pieces, tgt_pieces=best.tgt_pieces,
-                       path=target, layer=layer, title=f"{line.strip()[:80]}\n→ {best.text[:80]}")
-        log.info("attention of line %d saved to %s", number, target)
+        saved = plot_attention(best.attention, src_pieces=best.src_pieces, tgt_pieces=best.tgt_pieces,
+                               path=target, layer=layer, title=f"{line.strip()[:80]}\n→ {best.text[:80]}")
+        log.info("attention of line %d saved to %s", number, saved)
 
 
 def _numbered(path: Path, number: int) -> Path:

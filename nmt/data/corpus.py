@@ -23,6 +23,7 @@ import socket
 import threading
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,9 @@ from typing import Any, Literal
 import datasets
 
 from nmt.data.clean import CleanConfig
+from nmt.data.text import check_text, decode_lines
 from nmt.data.validation import check_fields, from_mapping
-from nmt.errors import NMTError
+from nmt.errors import NMTError, error_summary
 
 log = logging.getLogger(__name__)
 
@@ -292,27 +294,18 @@ def _missing_split_message(directory: Path, *, stem: str, split: str, corpus: Co
 
 
 def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 text file (optionally gzip), without line terminators.
+    """Lines of a UTF-8 text file (optionally gzip), without line terminators (policy: `nmt.data.text`).
 
-    Only "\\n" ends a line (with an optional "\\r"): `str.splitlines` would also split on
-    U+2028 or U+0085 inside a sentence and misalign parallel files.
+    An empty file is an `NMTError`: a corpus file with no sentence is a mistake.
     """
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (gzip.BadGzipFile, EOFError, OSError) as error:
+    except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as error:
         raise NMTError(f"cannot read {path}: {error}; check that the file is complete (and gzip if named .gz)") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise NMTError(
-            f"{path} line {line} is not valid UTF-8 (byte 0x{raw[error.start]:02x}); "
-            "convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8"
-        ) from None
-    lines = text.removeprefix("\ufeff").split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
+    lines = decode_lines(raw, source=str(path))
+    if not lines:
+        raise NMTError(f"{path} is empty; a corpus file holds one sentence per line")
+    return lines
 
 
 def _read_parallel_text(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
@@ -346,16 +339,17 @@ def _read_jsonl(path: Path, *, src_lang: str, tgt_lang: str) -> tuple[list[str],
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise NMTError(f"{path} line {number} is not valid JSON ({error.msg})") from None
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, or a 5,000-digit number, a deep nest
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else error_summary(error)
+            raise NMTError(f"{path} line {number} is not valid JSON ({reason})") from None
         pair = _jsonl_pair(record, src_lang=src_lang, tgt_lang=tgt_lang)
         if pair is None:
             raise NMTError(
                 f"{path} line {number} has neither src/tgt keys nor '{src_lang}'/'{tgt_lang}' "
                 f"(top level or under 'translation'); found keys: {', '.join(record) if isinstance(record, dict) else type(record).__name__}"
             )
-        src.append(pair[0])
-        tgt.append(pair[1])
+        src.append(check_text(pair[0], source=str(path), line=number))
+        tgt.append(check_text(pair[1], source=str(path), line=number))
     return src, tgt
 
 

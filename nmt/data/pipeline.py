@@ -17,6 +17,7 @@ settings. Same config -> everything reused; any change -> only the stages after 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -247,18 +248,28 @@ def _split_order(split: str) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def _building(final: Path) -> Iterator[Path]:
-    """A scratch folder renamed to `final` when the block succeeds, deleted when it fails."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    """A scratch folder renamed to `final` when the block succeeds, deleted when it fails.
+
+    Every write of a cache stage happens in the block, so an OSError there (disk full,
+    read-only data_dir) is a failed cache write: one NMTError naming `final` and the reason.
+    """
+    scratch: Path | None = None
     try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
         yield scratch
         try:
             os.rename(scratch, final)
         except OSError:
             if not final.is_dir():  # else a concurrent run finished the same folder first
                 raise
+    except OSError as error:
+        fix = "free space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "make it writable"
+        raise NMTError(f"cannot write the data cache {final}: {error.strerror or error}; "
+                       f"{fix} or choose another paths.data_dir.") from None
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _digest(data: bytes) -> str:

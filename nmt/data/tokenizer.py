@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ from typing import Any, Literal
 
 import sentencepiece as spm
 
-from nmt.data.validation import check_fields, from_mapping
-from nmt.errors import NMTError
+from nmt.data.validation import check_at_least, check_fields, from_mapping
+from nmt.errors import NMTError, error_summary
 from nmt.tokens import BOS_ID, BOS_PIECE, EOS_ID, EOS_PIECE, PAD_ID, PAD_PIECE, UNK_ID, UNK_PIECE
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ class TokenizerConfig:
             raise NMTError(f"tokenizer.vocab_size={self.vocab_size} must exceed the {len(PIECES)} special pieces")
         if not 0.0 < self.character_coverage <= 1.0:
             raise NMTError(f"tokenizer.character_coverage={self.character_coverage} must be in (0, 1]")
-        if self.input_sentence_size < 1 or self.num_threads < 1:
-            raise NMTError("tokenizer.input_sentence_size and tokenizer.num_threads must be at least 1")
+        check_at_least(self, 1, "input_sentence_size", "num_threads", prefix="tokenizer")
+        if not 0 <= self.seed < 2**32:  # SentencePiece's generator takes an unsigned 32-bit seed
+            raise NMTError(f"tokenizer.seed={self.seed} must be in [0, 2^32), e.g. 1")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TokenizerConfig:
@@ -60,30 +62,53 @@ class TokenizerConfig:
 PIECES = {PAD_ID: PAD_PIECE, UNK_ID: UNK_PIECE, BOS_ID: BOS_PIECE, EOS_ID: EOS_PIECE}
 
 
-def train_sentencepiece(sentences: Sequence[str], *, config: TokenizerConfig) -> bytes:
-    """Train one SentencePiece model in memory on `sentences`; returns the model proto."""
+def train_sentencepiece(sentences: Sequence[str], *, config: TokenizerConfig, corpus: str = "the train split") -> bytes:
+    """Train one SentencePiece model in memory on `sentences`; returns the model proto.
+
+    `corpus` names the sentences in messages. A corpus too small for `vocab_size` pieces
+    gives a smaller model and a warning with both numbers; a `vocab_size` below the pieces
+    its characters need is an `NMTError`.
+    """
     if not sentences:
         raise NMTError("cannot train SentencePiece: the train split is empty after cleaning")
     spm.set_random_generator_seed(config.seed)
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences),
-        model_writer=model,
-        model_type=config.model_type,
-        vocab_size=config.vocab_size,
-        character_coverage=config.character_coverage,
-        num_threads=config.num_threads,
-        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-        pad_piece=PAD_PIECE, unk_piece=UNK_PIECE, bos_piece=BOS_PIECE, eos_piece=EOS_PIECE,
-        # A small corpus may not support vocab_size pieces; train what it supports
-        # instead of failing, and report the size the model really has.
-        hard_vocab_limit=False,
-        # The caller already sampled deterministically; SentencePiece's own sampling is off.
-        input_sentence_size=0,
-        shuffle_input_sentence=False,
-        minloglevel=2,
-    )
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences),
+            model_writer=model,
+            model_type=config.model_type,
+            vocab_size=config.vocab_size,
+            character_coverage=config.character_coverage,
+            num_threads=config.num_threads,
+            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+            pad_piece=PAD_PIECE, unk_piece=UNK_PIECE, bos_piece=BOS_PIECE, eos_piece=EOS_PIECE,
+            # A small corpus may not support vocab_size pieces; train what it supports
+            # instead of failing, and report the size the model really has.
+            hard_vocab_limit=False,
+            # The caller already sampled deterministically; SentencePiece's own sampling is off.
+            input_sentence_size=0,
+            shuffle_input_sentence=False,
+            minloglevel=2,
+        )
+    except RuntimeError as error:
+        raise NMTError(_training_error(error, config=config, corpus=corpus)) from None
+    size = spm.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
+    if size < config.vocab_size:
+        log.warning("tokenizer.vocab_size=%d but %s supports only %d pieces; the model has %d "
+                    "(set data.vocab_size to at most %d to silence this)", config.vocab_size, corpus, size, size, size)
     return model.getvalue()
+
+
+def _training_error(error: RuntimeError, *, config: TokenizerConfig, corpus: str) -> str:
+    """SentencePiece's INTERNAL error as our sentence; the one users meet is "vocab_size below the characters"."""
+    needed = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", str(error))
+    if needed:
+        return (f"tokenizer.vocab_size={config.vocab_size} is below the {needed.group(2)} pieces {corpus} needs "
+                f"(one per character kept by tokenizer.character_coverage={config.character_coverage}, plus "
+                f"{len(PIECES)} special pieces); set data.vocab_size to at least {needed.group(2)}, or lower "
+                "tokenizer.character_coverage")
+    return f"SentencePiece could not train on {corpus} ({error_summary(error)}); check the tokenizer.* settings"
 
 
 def train_tokenizer(
@@ -95,8 +120,8 @@ def train_tokenizer(
         return Tokenizer(src_model=train_sentencepiece([*src_sentences, *tgt_sentences], config=config))
     log.info("training %s SentencePiece models on %d source and target sentences", config.model_type, len(src_sentences))
     return Tokenizer(
-        src_model=train_sentencepiece(src_sentences, config=config),
-        tgt_model=train_sentencepiece(tgt_sentences, config=config),
+        src_model=train_sentencepiece(src_sentences, config=config, corpus="the source side of the train split"),
+        tgt_model=train_sentencepiece(tgt_sentences, config=config, corpus="the target side of the train split"),
     )
 
 
@@ -173,6 +198,8 @@ class Tokenizer:
 
 def _processor(model: bytes) -> spm.SentencePieceProcessor:
     processor = spm.SentencePieceProcessor(model_proto=model)
-    for piece_id, piece in PIECES.items():
-        assert processor.id_to_piece(piece_id) == piece, f"model reserves {processor.id_to_piece(piece_id)} at {piece_id}"
+    found = [processor.id_to_piece(i) if i < processor.get_piece_size() else None for i in PIECES]
+    if found != list(PIECES.values()):
+        raise NMTError(f"the SentencePiece model has {found} at ids {list(PIECES)} where nmt reserves "
+                       f"{list(PIECES.values())}; use a model trained by nmt-prepare")
     return processor

@@ -213,8 +213,8 @@ def load_for_translation(path: str | Path, *, device: torch.device) -> tuple[Che
     try:
         model = restore_model(checkpoint, device=device)
         tokenizer = Tokenizer.from_state(checkpoint.tokenizer_state)
-    except NMTError:
-        raise
+    except NMTError as error:
+        raise NMTError(f"checkpoint {path} cannot be used: {error}") from None
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
         raise NMTError(
             f"checkpoint {path} cannot be used by this version of nmt ({error_summary(error)}); "

@@ -66,8 +66,11 @@ def restore_model(checkpoint: Checkpoint, *, device: str | torch.device = "cpu")
     try:
         model.load_state_dict(checkpoint.model_state)
     except RuntimeError as error:
+        # The first line only says "Error(s) in loading state_dict"; the next names the tensor and the shapes.
+        details = [line.strip().rstrip(".") for line in str(error).splitlines()[1:] if line.strip()]
         raise NMTError(
-            f"the checkpoint's weights do not fit the model its config describes "
-            f"({error_summary(error)}); the file was written by an incompatible version of nmt."
+            f"its weights do not fit the model its config describes "
+            f"({details[0][:300] if details else error_summary(error)}); the file is damaged or was written "
+            "by an incompatible version of nmt."
         ) from None
     return model.to(device).eval()

@@ -5,6 +5,9 @@ depends only on (seed, epoch), so the whole state of a run at an update boundary
 (weights, optimizer, schedule, early-stopping counters, step, epoch, batches consumed
 in the epoch, RNG states). `last.pt` stores exactly that, and a run resumed from it
 makes the same updates, bit for bit on CPU, as one that was never interrupted.
+SIGINT and SIGTERM stop the loop at the next such boundary, after saving `last.pt`.
+One Trainer at a time writes a run directory: it holds the directory's lock from
+construction until `fit()` returns.
 
 Nothing in the hot loop reads a value back from the device: losses and the
 "first non-finite step" accumulate as tensors and are read at log intervals,
@@ -34,8 +37,10 @@ from nmt.models.seq2seq import Seq2Seq
 from nmt.training.config import TrainerConfig, rng_state, set_rng_state
 from nmt.training.inputs import RunInputs
 from nmt.training.loss import label_smoothed_loss
+from nmt.training.run_directory import RunDirectoryLock, write_error
 from nmt.training.run_log import LossMeter, RunLogger
 from nmt.training.schedules import EarlyStopping, LearningRateSchedule, resolve_schedule
+from nmt.training.stopping import StopOnSignal
 from nmt.training.validation import Validator
 
 log = logging.getLogger(__name__)
@@ -43,7 +48,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainingResult:
-    """How a run ended: its last update, the best validation and where the checkpoints are."""
+    """How a run ended: its last update, the best validation and where the checkpoints are.
+
+    stop_signal is the number of the SIGINT/SIGTERM that interrupted the run (None when a
+    stopping rule ended it); `last.pt` then holds the state to resume from.
+    """
 
     step: int
     epoch: int
@@ -52,6 +61,7 @@ class TrainingResult:
     best_value: float | None
     best_step: int | None
     checkpoint_dir: Path
+    stop_signal: int | None = None
 
 
 class Trainer:
@@ -82,18 +92,34 @@ class Trainer:
         self.interval_meter, self.validation_meter = LossMeter(device), LossMeter(device)
         self._first_bad_step = torch.zeros((), dtype=torch.long, device=device)
         self._rng_to_restore: dict[str, Any] | None = None
+        self._signals = StopOnSignal()
+        self._run_lock = RunDirectoryLock.acquire(self.output_dir)  # before anything reads or writes the run
+        try:
+            self._open_run(resume_from)
+        except BaseException:
+            self._run_lock.release()
+            raise
+
+    def _open_run(self, resume_from: Path | None) -> None:
         if resume_from is not None:
             self._resume(resume_from)
         elif (self.checkpoint_dir / "last.pt").exists():
             log.warning("%s holds checkpoints of an earlier run; this new run overwrites them as it saves "
                         "(trainer.resume=true would continue that run instead)", self.checkpoint_dir)
-        self.logger = RunLogger(self.output_dir, tensorboard=config.tensorboard,
-                                resumed_step=self.step if resume_from is not None else None)
+        try:
+            self.logger = RunLogger(self.output_dir, tensorboard=self.config.tensorboard,
+                                    resumed_step=self.step if resume_from is not None else None)
+        except OSError as error:
+            raise write_error(error.filename or self.output_dir, error) from None
 
     # ------------------------------------------------------------------ loop
 
     def fit(self) -> TrainingResult:
-        """Train until a stopping rule fires; validate and save last/best/periodic checkpoints on the way."""
+        """Train until a stopping rule or SIGINT/SIGTERM stops it, validating and saving on the way; frees the run dir.
+
+        Interrupted by a signal, it saves last.pt at the update it stopped after and returns with
+        `stop_signal` set; the entry point exits with 128 + that number.
+        """
         if self._rng_to_restore is not None:
             set_rng_state(self._rng_to_restore)
             self._rng_to_restore = None
@@ -101,28 +127,48 @@ class Trainer:
         log.info("training %s (%s parameters) on %s, lr schedule %s, from step %d", type(self.model).__name__,
                  f"{self.model.num_parameters():,}", self.device, self.schedule.kind, self.step)
         self.model.train()
-        stop_reason = self._stop_reason()
         try:
-            while stop_reason is None:
-                stop_reason = self._train_epoch()
-                if stop_reason is None:
-                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                    if self.config.validate_every == 0:
-                        self._validate_and_save()
-                    stop_reason = self._stop_reason()
-            if self.last_validated_step != self.step:
-                self._validate_and_save()
-            elif self.last_saved_step != self.step:
-                self._save(periodic=False, best=False)
+            with self._signals:
+                stop_reason, stop_signal = self._train_until_stopped()
+        except OSError as error:  # metrics.jsonl, validation hypotheses, TensorBoard: the run's other writes
+            raise write_error(error.filename or self.output_dir, error) from None
         finally:
             self.logger.close()
-        log.info("stopped: %s at step %d (epoch %d); best val %s %s at step %s", stop_reason, self.step,
-                 self._epoch_of_last_update,
-                 self.config.metric, _fmt(self.early_stopping.best), self.early_stopping.best_step)
+            self._run_lock.release()
+        if stop_signal is not None:
+            log.info("%s at step %d; resume with hydra.run.dir=%s trainer.resume=true",
+                     stop_reason, self.step, self.output_dir.resolve())
+        else:
+            log.info("stopped: %s at step %d (epoch %d); best val %s %s at step %s", stop_reason, self.step,
+                     self._epoch_of_last_update,
+                     self.config.metric, _fmt(self.early_stopping.best), self.early_stopping.best_step)
         return TrainingResult(step=self.step, epoch=self._epoch_of_last_update, stop_reason=stop_reason,
                               metric=self.config.metric,
                               best_value=self.early_stopping.best, best_step=self.early_stopping.best_step,
-                              checkpoint_dir=self.checkpoint_dir)
+                              checkpoint_dir=self.checkpoint_dir, stop_signal=stop_signal)
+
+    def _train_until_stopped(self) -> tuple[str, int | None]:
+        """Epochs until a stop reason, then the final validation and save; interrupted by a signal, only the save.
+
+        Returns the stop reason and the interrupting signal's number (None when a stopping rule fired).
+        """
+        stop_reason = self._stop_reason()
+        while stop_reason is None:
+            stop_reason = self._train_epoch()
+            if stop_reason is None:
+                self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                if self.config.validate_every == 0:
+                    self._validate_and_save()
+                stop_reason = self._stop_reason()
+        # Read once, here: a signal during the final validation of a finished run does not interrupt it.
+        stop_signal = self._signals.signum
+        if stop_signal is not None:
+            stop_reason = f"interrupted by {self._signals.name}"
+        elif self.last_validated_step != self.step:
+            self._validate_and_save()
+        if self.last_saved_step != self.step:
+            self._save(periodic=False, best=False)
+        return stop_reason, stop_signal
 
     def _train_epoch(self) -> str | None:
         """Run the rest of the current epoch; returns a stop reason when one fires mid-epoch."""
@@ -180,7 +226,10 @@ class Trainer:
             self._check_finite()  # reading a CPU tensor costs nothing: stop at the very step
 
     def _stop_reason(self) -> str | None:
+        """Read at update boundaries only, so a stopped run is always at one, ready to save and resume."""
         config = self.config
+        if self._signals.signum is not None:
+            return f"interrupted by {self._signals.name}"
         if config.max_steps and self.step >= config.max_steps:
             return f"max_steps={config.max_steps} reached"
         if self._max_time is not None and self.elapsed >= self._max_time:
@@ -224,13 +273,21 @@ class Trainer:
         self._check_finite()
         base = self._checkpoint(training_state=None)
         if best:
-            save_checkpoint(self.checkpoint_dir / "best.pt", base)
+            self._write_checkpoint("best.pt", base)
         full = replace(base, training_state=self._training_state())
         if periodic and self.config.keep_checkpoints > 0:
-            save_checkpoint(self.checkpoint_dir / f"step-{self.step}.pt", full)
+            self._write_checkpoint(f"step-{self.step}.pt", full)
             self._prune_periodic()
-        save_checkpoint(self.checkpoint_dir / "last.pt", full)
+        self._write_checkpoint("last.pt", full)
         self.last_saved_step = self.step
+
+    def _write_checkpoint(self, name: str, checkpoint: Checkpoint) -> None:
+        """save_checkpoint, atomic: a failed write (disk full, read-only) keeps the previous file and ends the run."""
+        path = self.checkpoint_dir / name
+        try:
+            save_checkpoint(path, checkpoint)
+        except OSError as error:
+            raise write_error(path, error, what="checkpoint") from None
 
     def _checkpoint(self, *, training_state: dict[str, Any] | None) -> Checkpoint:
         inputs = self.inputs

@@ -64,9 +64,22 @@ def test_sample_corpus_reports_pronoun_accuracy(run_dir, tmp_path, capsys):
     assert "pronoun accuracy = " in capsys.readouterr().out
 
 
+def test_references_that_are_not_utf8_or_empty_are_one_error_naming_the_file(run_dir, tmp_path):
+    other = write_corpus(tmp_path / "other")
+    overrides = ("data=local", f"data.local_dir={other}", "data.name=other", "data.src_lang=en", "data.tgt_lang=fr",
+                 "split=validation", f"output={tmp_path / 'scores'}")
+    (other / "valid.tsv").write_bytes(b"a man .\tun homme .\nthe cat .\tle chat \xe9tait .\n")
+    with pytest.raises(NMTError, match=r"valid\.tsv line 2 is not valid UTF-8 \(byte 0xe9 at column 19\)"):
+        evaluate(config(run_dir, *overrides))
+    (other / "valid.tsv").write_bytes(b"")
+    with pytest.raises(NMTError, match=r"valid\.tsv is empty"):
+        evaluate(config(run_dir, *overrides))
+    assert not (tmp_path / "scores").exists()
+
+
 def test_user_mistakes_are_one_sentence_errors(run_dir):
-    with pytest.raises(NMTError, match="split=dev is not in corpus 'tiny'"):
-        evaluate(config(run_dir, "split=dev"))
+    with pytest.raises(NMTError, match="split=pronoun_test is not in corpus 'tiny'; choose one of train, "):
+        evaluate(config(run_dir, "split=pronoun_test"))  # only data=sample has it
     with pytest.raises(NMTError, match="does not exist"):
         evaluate(config(run_dir, f"ckpt={run_dir / 'nothing.pt'}"))
     with initialize_config_module(config_module="nmt.configs", version_base=None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def test_train_on_a_tiny_sample_corpus_writes_checkpoints_and_metrics(tmp_path):
 
 def test_resume_true_without_a_previous_run_says_where_it_looked(tmp_path):
     cfg = compose_config([*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.resume=true"])
-    with pytest.raises(NMTError, match=r"trainer\.resume=True but .*last\.pt does not exist; pass hydra\.run\.dir"):
+    with pytest.raises(NMTError, match=r"trainer\.resume=true but .*last\.pt does not exist; pass hydra\.run\.dir"):
         train(cfg, output_dir=tmp_path / "fresh")
 
 
@@ -90,12 +91,41 @@ def run_cli(*overrides: str, cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_run_killed_with_sigkill_and_resumed_ends_bitwise_equal_to_an_uninterrupted_run(tmp_path):
-    common = [*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_steps=40", "trainer.validate_every=20",
-              "trainer.checkpoint_every=3"]
-    whole = run_cli(*common, f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path)
-    assert whole.wait(timeout=300) == 0, whole.stdout.read()
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> tuple[list[str], Path]:
+    """One uninterrupted 40-update run for every kill/signal test to compare with: (its overrides, its run dir).
 
+    The data directory in the overrides is shared, so later runs reuse the prepared corpus.
+    """
+    root = tmp_path_factory.mktemp("uninterrupted")
+    common = [*TINY, f"paths.data_dir={root / 'data'}", "trainer.max_steps=40", "trainer.validate_every=20",
+              "trainer.checkpoint_every=3"]
+    whole = run_cli(*common, f"hydra.run.dir={root / 'whole'}", cwd=root)
+    assert whole.wait(timeout=300) == 0, whole.stdout.read()
+    return common, root / "whole"
+
+
+def assert_same_final_weights(run_dir: Path, reference_dir: Path) -> None:
+    a = load_checkpoint(reference_dir / "checkpoints" / "last.pt")
+    b = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert b.training_state["step"] == a.training_state["step"]
+    for name, tensor in a.model_state.items():
+        assert torch.equal(tensor, b.model_state[name]), name
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [json.loads(line)["step"] for line in (reference_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def iter_lines_until(process: subprocess.Popen, text: str):
+    """The process's output lines up to and including the first that holds `text`."""
+    for line in process.stdout:
+        yield line
+        if text in line:
+            return
+    raise AssertionError(f"the run ended before printing {text!r}")
+
+
+def test_run_killed_with_sigkill_and_resumed_ends_bitwise_equal_to_an_uninterrupted_run(tmp_path, uninterrupted):
+    common, whole_dir = uninterrupted
     killed_dir = tmp_path / "killed"
     victim = run_cli(*common, f"hydra.run.dir={killed_dir}", cwd=tmp_path)
     last = killed_dir / "checkpoints" / "last.pt"
@@ -111,13 +141,39 @@ def test_run_killed_with_sigkill_and_resumed_ends_bitwise_equal_to_an_uninterrup
     resumed = run_cli(*common, f"hydra.run.dir={killed_dir}", "trainer.resume=true", cwd=tmp_path)
     output = resumed.communicate(timeout=300)[0]
     assert resumed.returncode == 0, output
-    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt")
-    b = load_checkpoint(last)
-    assert b.training_state["step"] == 40
-    for name, tensor in a.model_state.items():
-        assert torch.equal(tensor, b.model_state[name]), name
-    steps = [json.loads(line)["step"] for line in (killed_dir / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [20, 40]
+    assert_same_final_weights(killed_dir, whole_dir)
+
+
+def test_sigterm_saves_the_interrupted_step_exits_143_and_the_resumed_run_ends_bitwise_equal(tmp_path, uninterrupted):
+    common, whole_dir = uninterrupted
+    run_dir = tmp_path / "interrupted"
+    resume = compose_config([*common, "trainer.resume=true"])
+    victim = run_cli(*common, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    try:
+        output = "".join(iter_lines_until(victim, "step=5 "))
+        victim.send_signal(signal.SIGSTOP)  # hold it mid-run, its run directory locked, while a second run tries
+        with pytest.raises(NMTError, match=rf"in use by another nmt-train \(pid {victim.pid} on .*\); wait for it"):
+            train(resume, output_dir=run_dir)
+        victim.send_signal(signal.SIGTERM)
+        victim.send_signal(signal.SIGCONT)
+        output += victim.communicate(timeout=120)[0]
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.communicate()
+    assert victim.returncode == 128 + signal.SIGTERM, output
+    assert "Traceback" not in output
+    match = re.search(r"interrupted by SIGTERM at step (\d+); resume with hydra\.run\.dir=(\S+) trainer\.resume=true",
+                      output)
+    assert match is not None, output
+    assert Path(match.group(2)) == run_dir.resolve()
+    step = int(match.group(1))
+    assert 5 <= step < 40
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt").training_state["step"] == step
+    assert not (run_dir / ".lock").exists()
+
+    assert train(resume, output_dir=run_dir).step == 40  # in this process: the SIGKILL test resumes in another
+    assert_same_final_weights(run_dir, whole_dir)
 
 
 def test_multirun_gives_each_model_its_own_run_directory(tmp_path):
@@ -139,7 +195,7 @@ def test_user_mistake_on_the_command_line_is_one_line_without_traceback(tmp_path
                       f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     output = process.communicate(timeout=120)[0]
     assert process.returncode == 2
-    assert "error: trainer.lr_schedule='cosine' is not valid; choose one of auto, inverse_sqrt" in output
+    assert "error: trainer.lr_schedule='cosine' is not a valid choice; valid choices are: auto, inverse_sqrt" in output
     assert "Traceback" not in output
 
 

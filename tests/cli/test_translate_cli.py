@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
 import re
 import subprocess
 import sys
@@ -29,9 +31,10 @@ def config(*overrides: str):
         return compose("translate", overrides=list(overrides))
 
 
-def run(*overrides: str, stdin: str = "") -> str:
+def run(*overrides: str, stdin: str | bytes = "") -> str:
     stdout = io.StringIO()
-    translate(config(*overrides), stdin=io.StringIO(stdin), stdout=stdout)
+    raw = stdin if isinstance(stdin, bytes) else stdin.encode("utf-8")
+    translate(config(*overrides), stdin=io.BytesIO(raw), stdout=stdout)
     return stdout.getvalue()
 
 
@@ -83,6 +86,74 @@ def test_user_mistakes_are_one_sentence_errors(checkpoint, tmp_path):
         run(f"ckpt={checkpoint}", "text=hello", f"input={tmp_path}")
     with pytest.raises(NMTError, match="plot_layer=5"):
         run(f"ckpt={checkpoint}", "text=hello", f"plot={tmp_path / 'x.png'}", "plot_layer=5")
+
+
+class _Terminal(io.BytesIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_stdin_that_is_not_utf8_or_holds_nul_is_one_error_naming_the_line(checkpoint):
+    with pytest.raises(NMTError, match=r"^stdin line 2 is not valid UTF-8 \(byte 0xff at column 3\); convert it"):
+        run(f"ckpt={checkpoint}", stdin=b"a man\nth\xffe cat\n")
+    with pytest.raises(NMTError, match=r"^stdin line 1 holds a NUL byte \(column 2\)"):
+        run(f"ckpt={checkpoint}", stdin=b"a\x00b\n")
+    latin1 = Path(checkpoint).parent / "latin1.txt"
+    latin1.write_bytes("un été\n".encode("latin-1"))
+    with pytest.raises(NMTError, match=r"^input=\S*latin1\.txt line 1 is not valid UTF-8 \(byte 0xe9 at column 4\)"):
+        run(f"ckpt={checkpoint}", f"input={latin1}")
+    with pytest.raises(NMTError, match=r"^text= line 1 is not valid UTF-8 \(byte 0xff at column 2\)"):
+        run(f"ckpt={checkpoint}", "text='a\udcffb'")  # how Python hands over the command-line bytes a\xffb
+
+
+def test_byte_order_mark_and_crlf_give_the_output_of_plain_lines(checkpoint):
+    plain = run(f"ckpt={checkpoint}", "beam_size=1", stdin="".join(line + "\n" for line in LINES))
+    windows = b"\xef\xbb\xbf" + "".join(line + "\r\n" for line in LINES).encode("utf-8")
+    assert run(f"ckpt={checkpoint}", "beam_size=1", stdin=windows) == plain
+    stdout = io.StringIO()
+    assert translate(config(f"ckpt={checkpoint}", "beam_size=1"), stdin=_Terminal(windows), stdout=stdout) == len(LINES)
+    assert stdout.getvalue() == plain
+
+
+def test_a_line_typed_at_the_terminal_is_translated_before_a_bad_one_stops_the_session(checkpoint):
+    stdout = io.StringIO()
+    with pytest.raises(NMTError, match=r"^stdin line 2 is not valid UTF-8"):
+        translate(config(f"ckpt={checkpoint}", "beam_size=1"), stdin=_Terminal(b"a man\n\xff\n"), stdout=stdout)
+    assert stdout.getvalue().count("\n") == 1
+
+
+def test_empty_input_gives_no_output_and_only_newlines_end_lines(checkpoint, tmp_path):
+    assert run(f"ckpt={checkpoint}", stdin=b"") == ""
+    source = tmp_path / "separators.txt"
+    source.write_text("a man\u2028rides\x0ca bike .\n\nthe cat\x85is black .", encoding="utf-8")
+    output = run(f"ckpt={checkpoint}", "beam_size=1", f"input={source}")
+    assert output.count("\n") == 3 and output.split("\n")[1] == ""
+
+
+def test_a_closed_stdin_is_an_empty_input_and_text_still_works(checkpoint, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", None)  # what Python sets for `nmt-translate ... <&-`
+    assert translate(config(f"ckpt={checkpoint}")) == 0
+    assert translate(config(f"ckpt={checkpoint}", "beam_size=1", f"text='{LINES[0]}'")) == 1
+    assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_a_one_megabyte_line_is_truncated_with_a_warning(checkpoint, caplog):
+    huge = "a man rides a bike . " * 50_000
+    with caplog.at_level(logging.WARNING):
+        output = run(f"ckpt={checkpoint}", "beam_size=1", stdin=f"{huge}\n{LINES[0]}\n")
+    assert output.count("\n") == 2
+    assert "line 1 has" in caplog.text and "using its first" in caplog.text
+
+
+def test_command_with_undecodable_stdin_exits_2_with_one_line(checkpoint, tmp_path):
+    # Under C.UTF-8, Python's stdin turns bad bytes into surrogates, which SentencePiece refused with a traceback.
+    result = subprocess.run([sys.executable, "-m", "nmt.cli.translate", f"ckpt={checkpoint}", "threads=1"],
+                            input=b"\xff\xfe text\n", capture_output=True, cwd=tmp_path, timeout=120,
+                            env={**os.environ, "LC_ALL": "C.UTF-8"}, check=False)
+    stderr = result.stderr.decode()
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert stderr.startswith("error: stdin line 1 is not valid UTF-8 (byte 0xff at column 1)")
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
 
 
 def test_command_translates_stdin_and_leaves_no_run_directory(checkpoint, tmp_path):

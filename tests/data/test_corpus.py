@@ -124,6 +124,48 @@ def test_invalid_utf8_names_the_file_and_line(corpus_dir, local_corpus, tmp_path
         load_pairs(local_corpus(corpus_dir), cache_dir=tmp_path)
 
 
+def test_empty_corpus_file_is_one_error_naming_it(corpus_dir, local_corpus, tmp_path):
+    (corpus_dir / "test.en").write_bytes(b"")
+    with pytest.raises(NMTError, match=r"test\.en is empty; a corpus file holds one sentence per line"):
+        load_pairs(local_corpus(corpus_dir), cache_dir=tmp_path)
+
+
+def test_nul_byte_in_a_corpus_file_names_the_line(corpus_dir, local_corpus, tmp_path):
+    lines = (corpus_dir / "valid.de").read_bytes().split(b"\n")
+    lines[2] = b"der\x00hund"
+    (corpus_dir / "valid.de").write_bytes(b"\n".join(lines))
+    with pytest.raises(NMTError, match=r"valid\.de line 3 holds a NUL byte \(column 4\)"):
+        load_pairs(local_corpus(corpus_dir), cache_dir=tmp_path)
+
+
+def test_byte_order_mark_and_crlf_never_reach_a_sentence(tmp_path, local_corpus):
+    for stem in ("train", "valid", "test"):
+        (tmp_path / f"{stem}.tsv").write_bytes(b"\xef\xbb\xbfein hund\ta dog\r\nzwei\ttwo\r\n")
+    loaded = load_pairs(local_corpus(tmp_path), cache_dir=tmp_path / "hub")
+    assert pairs_of(loaded["test"]) == [("ein hund", "a dog"), ("zwei", "two")]
+
+
+def test_damaged_gzip_is_one_error_naming_the_file(corpus_dir, local_corpus, tmp_path):
+    zipped = gzip.compress((corpus_dir / "train.de").read_bytes())
+    (corpus_dir / "train.de.gz").write_bytes(zipped[:10] + b"\xff" * 20 + zipped[30:])
+    (corpus_dir / "train.de").unlink()
+    with pytest.raises(NMTError, match=r"cannot read \S*train\.de\.gz: .*check that the file is complete"):
+        load_pairs(local_corpus(corpus_dir), cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("record", "expected"), [
+    ('{"src": "hund\\u0000", "tgt": "dog"}', r"line 2 holds a NUL character"),
+    ('{"src": "hund", "tgt": "\\ud800"}', r"line 2 holds \\ud800, an unpaired surrogate"),
+    ('{"src": 1' + "0" * 5000 + '}', r"line 2 is not valid JSON \(ValueError: Exceeds the limit"),
+    ("[" * 100_000, r"line 2 is not valid JSON \(RecursionError"),
+])
+def test_jsonl_values_that_are_not_text_name_the_line(tmp_path, local_corpus, record, expected):
+    for stem in ("train", "valid", "test"):
+        (tmp_path / f"{stem}.jsonl").write_text('{"src": "katze", "tgt": "cat"}\n' + record + "\n", encoding="utf-8")
+    with pytest.raises(NMTError, match=r"train\.jsonl " + expected):
+        load_pairs(local_corpus(tmp_path), cache_dir=tmp_path / "hub")
+
+
 def test_missing_split_says_which_and_lists_what_exists(corpus_dir, local_corpus, tmp_path):
     for path in corpus_dir.glob("valid.*"):
         path.rename(path.with_name(path.name.replace("valid", "dev")))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from dataclasses import replace
 
 import pytest
@@ -87,6 +89,26 @@ def test_a_failed_run_leaves_the_existing_cache_untouched(corpus_dir, local_corp
     with pytest.raises(RuntimeError):
         prepare_corpus(corpus, replace(TOKENIZER, vocab_size=50), data_dir=tmp_path)
     assert snapshot() == before  # no new folder, no scratch left behind, no file rewritten
+
+
+def test_disk_full_while_writing_a_cache_is_one_error_and_leaves_the_existing_cache_untouched(
+        corpus_dir, local_corpus, tmp_path, monkeypatch):
+    corpus = local_corpus(corpus_dir)
+    prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path)
+    snapshot = {path: path.is_file() and path.stat().st_mtime_ns for path in tmp_path.rglob("*")}
+
+    def disk_full(path, value):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pipeline, "_write_json", disk_full)
+    with pytest.raises(NMTError) as error:
+        prepare_corpus(corpus, replace(TOKENIZER, vocab_size=50), data_dir=tmp_path)
+    pairs_dir = next(tmp_path.glob("tiny.de-en.*"))
+    assert re.fullmatch(rf"cannot write the data cache {re.escape(str(pairs_dir))}/unigram50-joint\.[0-9a-f]{{12}}: "
+                        r"No space left on device; free space or choose another paths\.data_dir\.", str(error.value))
+    assert {path: path.is_file() and path.stat().st_mtime_ns for path in tmp_path.rglob("*")} == snapshot
+    monkeypatch.undo()
+    assert "(reused)" in prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path).summary
 
 
 def test_bad_input_is_reported_before_anything_is_written(corpus_dir, local_corpus, tmp_path):

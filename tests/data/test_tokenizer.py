@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import pytest
 import torch
@@ -109,3 +110,20 @@ def test_config_errors_name_the_key():
         config(model_type="wordpiece")
     with pytest.raises(NMTError, match=r"unknown config key tokenizer\.vocab; valid keys are"):
         TokenizerConfig.from_dict({**config().to_dict(), "vocab": 10})
+
+
+def test_a_vocabulary_larger_than_the_corpus_supports_warns_with_both_numbers(sentences, caplog):
+    with caplog.at_level(logging.WARNING, logger="nmt.data.tokenizer"):
+        tokenizer = train_tokenizer(config(vocab_size=200000), src_sentences=sentences[0], tgt_sentences=sentences[1])
+    size = tokenizer.src_vocab_size
+    assert size < 200000
+    assert [record.getMessage() for record in caplog.records] == [(
+        f"tokenizer.vocab_size=200000 but the train split supports only {size} pieces; the model has {size} "
+        f"(set data.vocab_size to at most {size} to silence this)"
+    )]
+
+
+def test_a_vocabulary_below_the_characters_of_the_corpus_is_one_error_with_both_numbers(sentences):
+    with pytest.raises(NMTError, match=r"tokenizer\.vocab_size=20 is below the \d+ pieces the source side of the "
+                                       r"train split needs .*set data\.vocab_size to at least \d+"):
+        train_tokenizer(config(vocab_size=20, joint=False), src_sentences=sentences[0], tgt_sentences=sentences[1])

@@ -28,10 +28,20 @@ def test_precision_given_as_an_integer_is_accepted():
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
-    ("lr_schedule", "cosine", r"trainer\.lr_schedule='cosine' is not valid; choose one of auto, inverse_sqrt"),
-    ("precision", "fp16", r"trainer\.precision='fp16' is not valid"),
-    ("metric", "ter", r"trainer\.metric='ter' is not valid"),
-    ("batch_tokens", 0, r"trainer\.batch_tokens=0 must be a positive integer"),
+    ("lr_schedule", "cosine", r"trainer\.lr_schedule='cosine' is not a valid choice; valid choices are: auto, inv"),
+    ("precision", "fp16", r"trainer\.precision='fp16' is not a valid choice"),
+    ("metric", "ter", r"trainer\.metric='ter' is not a valid choice"),
+    ("batch_tokens", 0, r"trainer\.batch_tokens=0 is too small; it must be 1 or more"),
+    ("batch_tokens", "abc", r"trainer\.batch_tokens='abc' has the wrong type; expected int"),
+    ("warmup_steps", 2.5, r"trainer\.warmup_steps=2\.5 has the wrong type; expected int"),
+    ("threads", None, r"trainer\.threads=None has the wrong type; expected int"),
+    ("plateau_patience", -1, r"trainer\.plateau_patience=-1 is too small; it must be 0 or more"),
+    ("clip_grad_norm", -1.0, r"trainer\.clip_grad_norm=-1\.0 is too small"),
+    ("weight_decay", float("nan"), r"trainer\.weight_decay=nan is not a finite number"),
+    ("adam_eps", 0.0, r"trainer\.adam_eps=0\.0 must be a positive number"),
+    ("adam_betas", [0.9], r"trainer\.adam_betas=\[0\.9\] has the wrong type; expected a list of 2 floats"),
+    ("adam_betas", [0.9, 1.0], r"trainer\.adam_betas=\[0\.9, 1\.0\] must both be in \[0, 1\)"),
+    ("val_max_len_b", -1, r"trainer\.val_max_len_b=-1 is too small"),
     ("label_smoothing", 1.0, r"trainer\.label_smoothing=1\.0 must be in \[0, 1\)"),
     ("max_time", "20 minutes", r"trainer\.max_time='20 minutes' is not a duration; write it as HH:MM:SS"),
 ])
@@ -41,7 +51,7 @@ def test_bad_value_names_the_key_and_the_fix(key, value, message):
 
 
 def test_misspelt_key_is_refused_with_the_valid_ones():
-    with pytest.raises(NMTError, match=r"trainer\.max_step is not a trainer setting; valid keys are .*max_steps"):
+    with pytest.raises(NMTError, match=r"unknown config key trainer\.max_step; valid keys are: .*max_steps"):
         TrainerConfig.from_dict({**DEFAULTS, "max_step": 10})
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
 import random
+import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -19,6 +24,7 @@ from nmt.models import build_model
 from nmt.training.config import TrainerConfig, seed_everything
 from nmt.training.inputs import RunInputs
 from nmt.training.loop import Trainer
+from nmt.training.run_directory import LOCK_NAME
 
 DEFAULTS = yaml.safe_load((Path(__file__).parents[2] / "configs" / "trainer" / "default.yaml").read_text())
 TINY_TRANSFORMER = {
@@ -228,3 +234,117 @@ def test_periodic_pruning_keeps_the_newest_and_leaves_an_earlier_runs_files_alon
     make_trainer(toy_inputs, tmp_path, max_steps=8, validate_every=0, checkpoint_every=2, keep_checkpoints=2).fit()
     names = sorted(path.name for path in (tmp_path / "checkpoints").glob("step-*.pt"))
     assert names == ["step-6.pt", "step-8.pt", "step-999.pt"]
+
+
+# ------------------------------------------------- signals, one writer per run directory, failed writes
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, toy_inputs) -> Path:
+    """The reference for the signal tests: the default 12 updates, validated every 4, never interrupted."""
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the interrupted runs, which the function-scoped one_thread gives
+    make_trainer(toy_inputs, run_dir).fit()
+    torch.set_num_threads(threads)
+    return run_dir
+
+
+def signal_during_update(monkeypatch, *, update: int, signum: int) -> None:
+    """Send this process `signum` from inside the forward pass of optimizer update number `update`."""
+    calls = {"count": 0}
+    real_loss = nmt.training.loop.label_smoothed_loss
+
+    def loss_then_signal(logits, target, *, smoothing):
+        calls["count"] += 1
+        if calls["count"] == update:
+            os.kill(os.getpid(), signum)
+        return real_loss(logits, target, smoothing=smoothing)
+
+    monkeypatch.setattr(nmt.training.loop, "label_smoothed_loss", loss_then_signal)
+
+
+def test_sigint_saves_last_pt_at_the_interrupted_update_and_the_resumed_run_ends_equal(tmp_path, toy_inputs,
+                                                                                       uninterrupted, monkeypatch,
+                                                                                       caplog):
+    signal_during_update(monkeypatch, update=6, signum=signal.SIGINT)
+    with caplog.at_level(logging.INFO, logger="nmt.training.loop"):
+        result = make_trainer(toy_inputs, tmp_path).fit()
+    assert (result.step, result.stop_signal, result.stop_reason) == (6, signal.SIGINT, "interrupted by SIGINT")
+    assert (f"interrupted by SIGINT at step 6; resume with hydra.run.dir={tmp_path.resolve()} trainer.resume=true"
+            in caplog.messages)
+    last = tmp_path / "checkpoints" / "last.pt"
+    assert load_checkpoint(last).training_state["step"] == 6
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.undo()
+    make_trainer(toy_inputs, tmp_path, resume_from=last).fit()
+    assert_same_weights(final_weights(uninterrupted), final_weights(tmp_path))
+    val_losses = [[json.loads(line)["val_loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+                  for run in (uninterrupted, tmp_path)]
+    assert val_losses[0] == val_losses[1]
+
+
+def test_a_second_sigint_during_the_save_exits_at_once_and_keeps_the_previous_last_pt(tmp_path, toy_inputs,
+                                                                                      monkeypatch):
+    signal_during_update(monkeypatch, update=5, signum=signal.SIGINT)
+    real_save = torch.save
+
+    def save_interrupted_half_way(payload, file):
+        if payload["training_state"]["step"] == 5:
+            file.write(b"partial bytes")
+            os.kill(os.getpid(), signal.SIGINT)
+        real_save(payload, file)
+
+    monkeypatch.setattr(torch, "save", save_interrupted_half_way)
+    with pytest.raises(SystemExit) as exit_info:
+        make_trainer(toy_inputs, tmp_path, validate_every=0, checkpoint_every=2, keep_checkpoints=0).fit()
+    assert exit_info.value.code == 130
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt").training_state["step"] == 4
+    assert [path.name for path in (tmp_path / "checkpoints").iterdir()] == ["last.pt"]  # no temporary file
+    assert not (tmp_path / LOCK_NAME).exists()  # the run directory is free
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_trainer_on_the_same_run_directory_is_refused_until_the_first_has_finished(tmp_path, toy_inputs):
+    first = make_trainer(toy_inputs, tmp_path, max_steps=2, validate_every=2)
+    with pytest.raises(NMTError) as error:
+        make_trainer(toy_inputs, tmp_path, max_steps=2, validate_every=2)
+    assert str(error.value).startswith(f"run directory {tmp_path} is in use by another nmt-train "
+                                       f"(pid {os.getpid()} on ")
+    first.fit()
+    last = tmp_path / "checkpoints" / "last.pt"
+    assert make_trainer(toy_inputs, tmp_path, max_steps=3, validate_every=3, resume_from=last).fit().step == 3
+
+
+def test_disk_full_while_saving_ends_the_run_with_one_error_and_keeps_the_previous_last_pt(tmp_path, toy_inputs,
+                                                                                          monkeypatch):
+    real_save = torch.save
+
+    def fill_the_disk_at_step_6(payload, file):
+        if payload["training_state"]["step"] == 6:
+            file.write(b"partial bytes")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_save(payload, file)
+
+    monkeypatch.setattr(torch, "save", fill_the_disk_at_step_6)
+    with pytest.raises(NMTError) as error:
+        make_trainer(toy_inputs, tmp_path, validate_every=0, checkpoint_every=2, keep_checkpoints=0).fit()
+    last = tmp_path / "checkpoints" / "last.pt"
+    assert str(error.value) == (f"cannot write checkpoint {last}: No space left on device; "
+                                "free space or choose another hydra.run.dir.")
+    assert load_checkpoint(last).training_state["step"] == 4
+    assert [path.name for path in last.parent.iterdir()] == ["last.pt"]
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_disk_full_while_writing_the_validation_hypotheses_is_one_error_naming_the_run_directory(tmp_path, toy_inputs,
+                                                                                                 monkeypatch):
+    trainer = make_trainer(toy_inputs, tmp_path, max_steps=2, validate_every=2)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # write() names no file
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(NMTError, match=rf"^cannot write {re.escape(str(tmp_path))}: No space left on device; "
+                                       r"free space or choose another hydra\.run\.dir\.$"):
+        trainer.fit()

@@ -1,0 +1,59 @@
+"""The decoding options nmt-evaluate and nmt-translate share, checked in one place before any file is read.
+
+The entry points build `DecodingOptions.from_dict(<their resolved config>)` first, so a bad
+beam_size or precision is one error naming the key, not a traceback after the checkpoint
+has loaded. Defaults live in configs/evaluate.yaml and configs/translate.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+from nmt.data.tokenizer import Tokenizer
+from nmt.data.validation import check_at_least, check_fields, from_mapping
+from nmt.device import Precision, check_device
+from nmt.errors import NMTError
+from nmt.inference.translation import Translator
+from nmt.models.seq2seq import Seq2Seq
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodingOptions:
+    """Search, length limits, batching and hardware of one decoding run (top-level keys, no prefix)."""
+
+    beam_size: int  # hypotheses kept per sentence; 1 = greedy search
+    nbest: int = 1  # translations per sentence, at most beam_size (nmt-translate; nmt-evaluate scores the best)
+    length_penalty: float  # GNMT alpha; 0 = raw log-prob
+    max_len_a: float  # a translation gets at most max_len_a * source pieces + max_len_b pieces
+    max_len_b: int
+    max_src_tokens: int | None  # longer sources are truncated; None = only the model's own limit
+    batch_tokens: int  # source pieces per decoding batch
+    device: str  # auto | cpu | cuda | cuda:N
+    precision: Precision
+    threads: int  # torch's CPU threads; 0 = torch's default
+
+    def __post_init__(self) -> None:
+        check_fields(self, prefix="")
+        check_device(self.device)
+        check_at_least(self, 1, "beam_size", "nbest", "batch_tokens", "max_src_tokens", prefix="")
+        check_at_least(self, 0, "length_penalty", "max_len_a", "max_len_b", "threads", prefix="")
+        if self.nbest > self.beam_size:
+            raise NMTError(f"nbest={self.nbest} exceeds beam_size={self.beam_size}; raise beam_size or lower nbest.")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> DecodingOptions:
+        """Build from a command's resolved config, taking only the keys named here (ckpt, split, ... stay)."""
+        names = {field.name for field in fields(cls)}
+        return from_mapping(cls, {key: value for key, value in values.items() if key in names}, prefix="")
+
+    def translator(self, model: Seq2Seq, tokenizer: Tokenizer, *, device: torch.device) -> Translator:
+        """The `Translator` these options describe, for `model` on `device` (resolved from `self.device`)."""
+        return Translator(
+            model, tokenizer, beam_size=self.beam_size, length_penalty=self.length_penalty,
+            max_len_a=self.max_len_a, max_len_b=self.max_len_b, batch_tokens=self.batch_tokens,
+            device=device, max_src_tokens=self.max_src_tokens, precision=self.precision,
+        )

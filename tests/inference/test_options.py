@@ -1,0 +1,26 @@
+"""DecodingOptions: built from a whole command config, numbers as Hydra parses them, missing keys named."""
+
+from __future__ import annotations
+
+import pytest
+
+from nmt.errors import NMTError
+from nmt.inference.options import DecodingOptions
+
+EVALUATE_VALUES = {"ckpt": "best.pt", "split": "test", "beam_size": 4, "length_penalty": 1, "max_len_a": 2,
+                   "max_len_b": 10, "max_src_tokens": None, "batch_tokens": 100, "device": "cuda:1",
+                   "precision": 32, "threads": 0}
+
+
+def test_options_take_only_their_keys_and_read_numbers_as_their_types():
+    options = DecodingOptions.from_dict(EVALUATE_VALUES)
+    assert options.nbest == 1  # nmt-evaluate has no nbest key
+    assert options.precision == "32"
+    assert options.length_penalty == 1.0 and isinstance(options.max_len_a, float)
+    assert options.device == "cuda:1"
+
+
+def test_a_missing_decoding_key_is_named():
+    values = {key: value for key, value in EVALUATE_VALUES.items() if key != "batch_tokens"}
+    with pytest.raises(NMTError, match=r"^config key batch_tokens is missing; add it to the config$"):
+        DecodingOptions.from_dict(values)
