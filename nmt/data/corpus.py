@@ -244,23 +244,40 @@ def load_local(directory: Path, *, corpus: CorpusConfig) -> datasets.DatasetDict
 
 
 def local_files(directory: Path, *, corpus: CorpusConfig) -> list[Path]:
-    """The files of `directory` that belong to the configured splits (for cache fingerprints)."""
-    stems = tuple(f"{stem}." for stem in corpus.file_stems.values())
-    return sorted(path for path in directory.iterdir() if path.is_file() and path.name.startswith(stems))
+    """The files the configured splits are read from: what a cache fingerprint covers, and nothing else
+    (a train.log or train.tok.de beside train.de must not make every command rebuild the cache)."""
+    files = set()
+    for stem in corpus.file_stems.values():
+        source = _split_source(directory, stem=stem, corpus=corpus)
+        if source is not None:
+            files.update(source[1])
+    return sorted(files)
 
 
 def _read_local_split(directory: Path, *, stem: str, split: str, corpus: CorpusConfig) -> tuple[list[str], list[str]]:
-    src_lang, tgt_lang = corpus.src_lang, corpus.tgt_lang
-    text_files = [_find(directory, f"{stem}.{lang}") for lang in (src_lang, tgt_lang)]
+    source = _split_source(directory, stem=stem, corpus=corpus)
+    if source is None:
+        raise NMTError(_missing_split_message(directory, stem=stem, split=split, corpus=corpus))
+    fmt, files = source
+    if fmt == "text":
+        return _read_parallel_text(*files)
+    if fmt == "tsv":
+        return _read_tsv(files[0])
+    return _read_jsonl(files[0], src_lang=corpus.src_lang, tgt_lang=corpus.tgt_lang)
+
+
+def _split_source(directory: Path, *, stem: str, corpus: CorpusConfig) -> tuple[str, tuple[Path, ...]] | None:
+    """The format and the files one split is read from (`local_format=auto` tries text, tsv, jsonl), or None."""
+    text_files = [_find(directory, f"{stem}.{lang}") for lang in (corpus.src_lang, corpus.tgt_lang)]
     tsv, jsonl = _find(directory, f"{stem}.tsv"), _find(directory, f"{stem}.jsonl")
     fmt = corpus.local_format
     if fmt in ("auto", "text") and all(text_files):
-        return _read_parallel_text(*text_files)  # type: ignore[arg-type]
+        return "text", tuple(text_files)  # type: ignore[arg-type]
     if fmt in ("auto", "tsv") and tsv:
-        return _read_tsv(tsv)
+        return "tsv", (tsv,)
     if fmt in ("auto", "jsonl") and jsonl:
-        return _read_jsonl(jsonl, src_lang=src_lang, tgt_lang=tgt_lang)
-    raise NMTError(_missing_split_message(directory, stem=stem, split=split, corpus=corpus))
+        return "jsonl", (jsonl,)
+    return None
 
 
 def _find(directory: Path, name: str) -> Path | None:

@@ -46,6 +46,17 @@ def test_second_prepare_reuses_pairs_tokenizer_and_token_ids(corpus_dir, local_c
     assert second.splits["test"].column_names == ["src", "tgt", "src_ids", "tgt_ids"]
 
 
+def test_files_beside_the_corpus_that_no_split_reads_leave_the_cache_reused(corpus_dir, local_corpus, tmp_path,
+                                                                            trainings):
+    corpus = local_corpus(corpus_dir)
+    first = prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path / "data")
+    (corpus_dir / "train.log").write_text("a log redirected into the corpus folder\n", encoding="utf-8")
+    (corpus_dir / "train.tok.de").write_text("der mann\n", encoding="utf-8")
+    (corpus_dir / "test.tsv").write_text("not read: test.de and test.en are\tignored\n", encoding="utf-8")
+    second = prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path / "data")
+    assert len(trainings) == 1 and second.cache_dir == first.cache_dir and "(reused)" in second.summary
+
+
 def test_token_ids_match_the_tokenizer_and_are_stored_compactly(corpus_dir, local_corpus, tmp_path):
     prepared = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path)
     row = prepared.splits["validation"][3]
