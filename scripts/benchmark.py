@@ -47,13 +47,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks.children import RESULT_PREFIX, child_decode, child_train  # noqa: E402
 from benchmarks.kernels import attention_scaling, matmul_ceiling  # noqa: E402
 from benchmarks.report import report_text  # noqa: E402
+from benchmarks.scale import run_scale  # noqa: E402
 from peers.processes import ProcessResult, run_measured, thread_env  # noqa: E402
 
 from nmt.device import configure_cpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ("transformer", "rnn_bahdanau", "rnn_luong", "rnn_plain")
-SECTIONS = ("ceiling", "prepare", "train", "scaling", "decode", "attention")
+SECTIONS = ("ceiling", "prepare", "train", "scaling", "decode", "attention", "scale")
+SCALE_SIZES = (29_000, 290_000, 1_015_000)  # pairs; --scale-large adds 4.5 M
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--presets", nargs="+", choices=PRESETS, help="limit train/decode to these presets")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="PRESET=PATH",
                         help="a trained checkpoint to decode for a preset (repeatable)")
+    parser.add_argument("--scale-large", action="store_true", help="scale section: add a 4.5 M-pair corpus")
+    parser.add_argument("--scale-workers", type=int, default=os.cpu_count() or 1,
+                        help="scale section: nmt-prepare workers compared with 1 (default: cores)")
     parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "nmt", help="logs and scratch data")
     parser.add_argument("--json", type=Path, help="results file (default <work-dir>/benchmark.json)")
     args = parser.parse_args(argv)
@@ -256,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "attention" in args.sections:
         print("attention vs source length", flush=True)
         report["attention"] = attention_scaling(budget.attention_lengths, repeats=budget.attention_repeats)
+    if "scale" in args.sections:
+        print("nmt-prepare and nmt-train start-up vs corpus size", flush=True)
+        sizes = SCALE_SIZES[:1] if args.quick else SCALE_SIZES + ((4_500_000,) if args.scale_large else ())
+        report["scale"] = run_scale(args, sizes, workers=args.scale_workers)
     text = report_text(report)
     print("\n" + text)
     report["table"] = text

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tiny_checkpoint import build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (one_cpu_thread: autouse fixture)
 
 from nmt.cli.translate import _read_lines
-from nmt.data import corpus
+from nmt.data import readers
 from nmt.errors import NMTError
 from nmt.inference.translation import load_for_translation
 
@@ -68,8 +68,8 @@ def test_a_checkpoint_with_damaged_bytes_loads_or_is_refused(tmp_path, real_chec
 @settings(FUZZ, max_examples=80)
 @given(raw=ANY_BYTES)
 def test_any_bytes_as_a_corpus_file_read_or_are_refused(tmp_path, raw):
-    for name, read in (("any.de", corpus.read_lines), ("any.tsv", corpus._read_tsv),
-                       ("any.jsonl", lambda path: corpus._read_jsonl(path, src_lang="de", tgt_lang="en"))):
+    for name, read in (("any.de", readers.read_lines), ("any.tsv", lambda path: list(readers.iter_tsv(path))),
+                       ("any.jsonl", lambda path: list(readers.iter_jsonl(path, src_lang="de", tgt_lang="en")))):
         (tmp_path / name).write_bytes(raw)
         try:
             read(tmp_path / name)

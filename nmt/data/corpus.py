@@ -15,16 +15,13 @@ with splits train / validation / test, columns "src" and "tgt", from one of:
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import os
 import socket
 import threading
 import urllib.parse
 import urllib.request
-import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -32,9 +29,9 @@ from typing import Any, Literal
 import datasets
 
 from nmt.data.clean import CleanConfig
-from nmt.data.text import check_text, decode_lines
+from nmt.data.readers import iter_jsonl, iter_parallel_text, iter_tsv, write_pairs_arrow
 from nmt.data.validation import check_fields, from_mapping
-from nmt.errors import NMTError, error_summary
+from nmt.errors import NMTError
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +68,12 @@ class CorpusConfig:
     sample_sizes: dict[str, int] | None = None  # pairs per split of the generated corpus
     pronoun_test_size: int = 0  # contrastive pronoun pairs (sample only)
     seed: int = 0  # generation seed (sample only)
+    num_workers: int = 0  # processes that tokenize; 0 = one per core. How, not what: not in to_dict()
 
     def __post_init__(self) -> None:
         check_fields(self, prefix="data")
+        if self.num_workers < 0:
+            raise NMTError(f"data.num_workers={self.num_workers} must be 0 (one per core) or a number of processes")
         if self.src_lang == self.tgt_lang:
             raise NMTError(f"data.src_lang and data.tgt_lang are both '{self.src_lang}'; choose two languages")
         if self.vocab_size < 8:
@@ -99,10 +99,19 @@ class CorpusConfig:
         return from_mapping(cls, values, prefix="data")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-able dict (for checkpoints and cache keys); `from_dict` inverts it."""
-        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        """Plain, JSON-able dict of what the corpus is (for checkpoints, cache keys and resume checks);
+        `from_dict` inverts it. `num_workers` says how it is prepared, so a resumed run or a cache
+        does not depend on it."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "num_workers"}
         values["clean"] = self.clean.to_dict()
         return values
+
+    @property
+    def workers(self) -> int:
+        """Tokenization processes: `num_workers`, or one per core available to this process."""
+        if self.num_workers:
+            return self.num_workers
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     @property
     def reads_local_files(self) -> bool:
@@ -114,13 +123,16 @@ class CorpusConfig:
         return dict(self.local_splits or self.splits or {split: split for split in SPLITS})
 
 
-def load_pairs(corpus: CorpusConfig, *, cache_dir: Path) -> datasets.DatasetDict:
+def load_pairs(corpus: CorpusConfig, *, cache_dir: Path, work_dir: Path | None = None) -> datasets.DatasetDict:
     """Splits train / validation / test (columns src, tgt: str) of the configured corpus.
 
-    `cache_dir` receives Hub downloads. The sample corpus adds a "pronoun_test" split.
+    `cache_dir` receives Hub downloads; local files are streamed into Arrow files in `work_dir`
+    (default: `cache_dir`/local), memory-mapped, so a corpus of millions of pairs is never held
+    in memory. The sample corpus adds a "pronoun_test" split.
     """
     if corpus.reads_local_files:
-        return load_local(Path(corpus.local_dir).expanduser(), corpus=corpus)  # type: ignore[arg-type]
+        return load_local(Path(corpus.local_dir).expanduser(), corpus=corpus,  # type: ignore[arg-type]
+                          work_dir=work_dir if work_dir is not None else cache_dir / "local")
     if corpus.source == "sample":
         return load_sample(corpus)
     return load_hub(corpus, cache_dir=cache_dir)
@@ -231,15 +243,21 @@ def _offline_message(dataset_name: str, *, reason: str) -> str:
 # Local files
 
 
-def load_local(directory: Path, *, corpus: CorpusConfig) -> datasets.DatasetDict:
-    """Read every split from `directory`, in the configured `local_format` (auto: text, then TSV, then JSONL)."""
+def load_local(directory: Path, *, corpus: CorpusConfig, work_dir: Path) -> datasets.DatasetDict:
+    """Read every split from `directory`, in the configured `local_format` (auto: text, then TSV, then JSONL).
+
+    Each split is streamed in chunks of STREAM_CHUNK pairs into `work_dir`/{split}.arrow and
+    memory-mapped from there.
+    """
     if not directory.is_dir():
         raise NMTError(f"data.local_dir={directory} is not a directory")
+    work_dir.mkdir(parents=True, exist_ok=True)
     pairs = {}
     for split, stem in corpus.file_stems.items():
-        src, tgt = _read_local_split(directory, stem=stem, split=split, corpus=corpus)
-        pairs[split] = datasets.Dataset.from_dict({"src": src, "tgt": tgt})
-        log.info("read %d pairs for split=%s from %s/%s.*", len(src), split, directory, stem)
+        path = work_dir / f"{split}.arrow"
+        count = write_pairs_arrow(_iter_local_split(directory, stem=stem, split=split, corpus=corpus), path)
+        pairs[split] = datasets.Dataset.from_file(str(path))
+        log.info("read %d pairs for split=%s from %s/%s.*", count, split, directory, stem)
     return datasets.DatasetDict(pairs)
 
 
@@ -254,16 +272,16 @@ def local_files(directory: Path, *, corpus: CorpusConfig) -> list[Path]:
     return sorted(files)
 
 
-def _read_local_split(directory: Path, *, stem: str, split: str, corpus: CorpusConfig) -> tuple[list[str], list[str]]:
+def _iter_local_split(directory: Path, *, stem: str, split: str, corpus: CorpusConfig) -> Iterator[tuple[str, str]]:
     source = _split_source(directory, stem=stem, corpus=corpus)
     if source is None:
         raise NMTError(_missing_split_message(directory, stem=stem, split=split, corpus=corpus))
     fmt, files = source
     if fmt == "text":
-        return _read_parallel_text(*files)
+        return iter_parallel_text(*files)
     if fmt == "tsv":
-        return _read_tsv(files[0])
-    return _read_jsonl(files[0], src_lang=corpus.src_lang, tgt_lang=corpus.tgt_lang)
+        return iter_tsv(files[0])
+    return iter_jsonl(files[0], src_lang=corpus.src_lang, tgt_lang=corpus.tgt_lang)
 
 
 def _split_source(directory: Path, *, stem: str, corpus: CorpusConfig) -> tuple[str, tuple[Path, ...]] | None:
@@ -308,78 +326,6 @@ def _missing_split_message(directory: Path, *, stem: str, split: str, corpus: Co
         f"{stem}.{corpus.tgt_lang}, {stem}.tsv or {stem}.jsonl, each optionally .gz, format "
         f"{corpus.local_format}); found: {found}; set data.local_splits.{split} to one of those stems"
     )
-
-
-def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 text file (optionally gzip), without line terminators (policy: `nmt.data.text`).
-
-    An empty file is an `NMTError`: a corpus file with no sentence is a mistake.
-    """
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as error:
-        raise NMTError(f"cannot read {path}: {error}; check that the file is complete (and gzip if named .gz)") from None
-    lines = decode_lines(raw, source=str(path))
-    if not lines:
-        raise NMTError(f"{path} is empty; a corpus file holds one sentence per line")
-    return lines
-
-
-def _read_parallel_text(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
-    src, tgt = read_lines(src_path), read_lines(tgt_path)
-    if len(src) != len(tgt):
-        raise NMTError(
-            f"parallel files differ in length: {src_path} has {len(src)} lines but "
-            f"{tgt_path} has {len(tgt)}; line i of one must translate line i of the other"
-        )
-    return src, tgt
-
-
-def _read_tsv(path: Path) -> tuple[list[str], list[str]]:
-    src, tgt = [], []
-    for number, line in enumerate(read_lines(path), start=1):
-        fields = line.split("\t")
-        if len(fields) != 2:
-            raise NMTError(
-                f"{path} line {number} has {len(fields)} tab-separated fields; "
-                "each line must be source<TAB>target"
-            )
-        src.append(fields[0])
-        tgt.append(fields[1])
-    return src, tgt
-
-
-def _read_jsonl(path: Path, *, src_lang: str, tgt_lang: str) -> tuple[list[str], list[str]]:
-    src, tgt = [], []
-    for number, line in enumerate(read_lines(path), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as error:  # JSONDecodeError, or a 5,000-digit number, a deep nest
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else error_summary(error)
-            raise NMTError(f"{path} line {number} is not valid JSON ({reason})") from None
-        pair = _jsonl_pair(record, src_lang=src_lang, tgt_lang=tgt_lang)
-        if pair is None:
-            raise NMTError(
-                f"{path} line {number} has neither src/tgt keys nor '{src_lang}'/'{tgt_lang}' "
-                f"(top level or under 'translation'); found keys: {', '.join(record) if isinstance(record, dict) else type(record).__name__}"
-            )
-        src.append(check_text(pair[0], source=str(path), line=number))
-        tgt.append(check_text(pair[1], source=str(path), line=number))
-    return src, tgt
-
-
-def _jsonl_pair(record: Any, *, src_lang: str, tgt_lang: str) -> tuple[str, str] | None:
-    if not isinstance(record, dict):
-        return None
-    for layout in (record, record.get("translation")):
-        if not isinstance(layout, dict):
-            continue
-        for src_key, tgt_key in (("src", "tgt"), (src_lang, tgt_lang)):
-            if isinstance(layout.get(src_key), str) and isinstance(layout.get(tgt_key), str):
-                return layout[src_key], layout[tgt_key]
-    return None
 
 
 # ---------------------------------------------------------------------------------------

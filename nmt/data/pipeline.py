@@ -62,7 +62,7 @@ def prepare_corpus(corpus: CorpusConfig, tokenizer: TokenizerConfig, *, data_dir
     """Load, clean, train or reuse SentencePiece, tokenize; every stage cached in `data_dir`."""
     start = time.perf_counter()
     pairs_dir, pairs_reused = _ensure_clean_pairs(corpus, data_dir=data_dir)
-    tokens_dir, tokens_reused = _ensure_tokenized(pairs_dir, config=tokenizer)
+    tokens_dir, tokens_reused = _ensure_tokenized(pairs_dir, config=tokenizer, workers=corpus.workers)
     prepared_tokenizer = Tokenizer.load(tokens_dir)
     tokenized = datasets.load_from_disk(str(tokens_dir / TOKENIZED))
     summary = format_summary(
@@ -116,10 +116,14 @@ def _ensure_clean_pairs(corpus: CorpusConfig, *, data_dir: Path) -> tuple[Path, 
     if final.is_dir():
         log.info("reusing cleaned pairs from %s", final)
         return final, True
-    loaded = load_pairs(corpus, cache_dir=data_dir / "hub")
     with _building(final) as scratch:
+        # Local files stream into memory-mapped Arrow files in the scratch folder; cleaning writes
+        # its output next to them; only the saved pairs stay.
+        loaded = load_pairs(corpus, cache_dir=data_dir / "hub", work_dir=scratch / "raw")
         cleaned, report = clean_splits(loaded, config=corpus.clean)
         cleaned.save_to_disk(str(scratch / PAIRS))
+        del loaded, cleaned
+        shutil.rmtree(scratch / "raw", ignore_errors=True)
         _write_json(scratch / CLEANING_FILE, {split: counts.to_dict() for split, counts in report.items()})
         _write_json(scratch / CONFIG_FILE, corpus.to_dict())
     return final, False
@@ -129,7 +133,7 @@ def _ensure_clean_pairs(corpus: CorpusConfig, *, data_dir: Path) -> tuple[Path, 
 # Stage 2: SentencePiece and token ids
 
 
-def _ensure_tokenized(pairs_dir: Path, *, config: TokenizerConfig) -> tuple[Path, bool]:
+def _ensure_tokenized(pairs_dir: Path, *, config: TokenizerConfig, workers: int = 1) -> tuple[Path, bool]:
     settings = json.dumps({"format": CACHE_FORMAT, "pairs": pairs_dir.name, "tokenizer": config.to_dict()}, sort_keys=True)
     layout = "joint" if config.joint else "separate"
     final = pairs_dir / f"{config.model_type}{config.vocab_size}-{layout}.{_digest(settings.encode())}"
@@ -140,10 +144,18 @@ def _ensure_tokenized(pairs_dir: Path, *, config: TokenizerConfig) -> tuple[Path
     with _building(final) as scratch:
         src, tgt = _tokenizer_training_text(pairs["train"], config=config)
         tokenizer = train_tokenizer(config, src_sentences=src, tgt_sentences=tgt)
+        del src, tgt
         tokenizer.save(scratch)
-        tokenized = datasets.DatasetDict({split: _tokenize(dataset, tokenizer) for split, dataset in pairs.items()})
+        (scratch / "ids").mkdir()
+        tokenized = datasets.DatasetDict({
+            split: _tokenize(dataset, tokenizer, workers=workers, cache_file=scratch / "ids" / f"{split}.arrow")
+            for split, dataset in pairs.items()})
         tokenized.save_to_disk(str(scratch / TOKENIZED))
-        _write_json(scratch / STATS_FILE, _length_stats(tokenized, tokenizer))
+        stats = _length_stats(tokenized, tokenizer)
+        stats["tokenizer_training_pairs"] = [min(len(pairs["train"]), config.input_sentence_size), len(pairs["train"])]
+        _write_json(scratch / STATS_FILE, stats)
+        del tokenized
+        shutil.rmtree(scratch / "ids", ignore_errors=True)
         _write_json(scratch / CONFIG_FILE, config.to_dict())
     return final, False
 
@@ -159,20 +171,44 @@ def _tokenizer_training_text(train: datasets.Dataset, *, config: TokenizerConfig
     return table.column("src").to_pylist(), table.column("tgt").to_pylist()
 
 
-def _tokenize(dataset: datasets.Dataset, tokenizer: Tokenizer) -> datasets.Dataset:
-    """Add src_ids / tgt_ids (and contrast_ids) list columns, int16 when the vocabulary allows."""
+TOKENIZE_BATCH = 10_000  # pairs per map batch
+PARALLEL_FROM = 50_000  # splits smaller than this are tokenized in this process (workers cost ~1 s to start)
+
+
+def _tokenize(dataset: datasets.Dataset, tokenizer: Tokenizer, *, workers: int, cache_file: Path) -> datasets.Dataset:
+    """Add src_ids / tgt_ids (and contrast_ids) list columns, int16 when the vocabulary allows.
+
+    The ids are written to `cache_file` (in the scratch folder) by `workers` processes, each
+    tokenizing a contiguous shard, so the result is the same with 1 or N workers.
+    """
     dtype = "int16" if max(tokenizer.src_vocab_size, tokenizer.tgt_vocab_size) <= np.iinfo(np.int16).max else "int32"
-    encoders = {"src": tokenizer.encode_src, "tgt": tokenizer.encode_tgt, "contrast": tokenizer.encode_tgt}
-    columns = [column for column in encoders if column in dataset.column_names]
+    columns = [column for column in ("src", "tgt", "contrast") if column in dataset.column_names]
     features = dataset.features.copy()
     for column in columns:
         features[f"{column}_ids"] = datasets.Sequence(datasets.Value(dtype))  # datasets>=4: a List
+    num_proc = min(workers, len(dataset) // TOKENIZE_BATCH) if len(dataset) >= PARALLEL_FROM else 1
+    return dataset.map(_Encoder(tokenizer.to_state(), columns), batched=True, batch_size=TOKENIZE_BATCH,
+                       features=features, num_proc=num_proc if num_proc > 1 else None,
+                       cache_file_name=str(cache_file), load_from_cache_file=False)
 
-    def encode(batch: dict[str, list]) -> dict[str, list]:
-        return {f"{column}_ids": encoders[column](batch[column]) for column in columns}
 
-    # In memory: a cache file would land next to the cleaned pairs, outside the scratch folder.
-    return dataset.map(encode, batched=True, batch_size=10_000, features=features, keep_in_memory=True)
+class _Encoder:
+    """The batched map function: token ids of each text column. Picklable for worker processes:
+    it carries the SentencePiece model bytes and builds the tokenizer once per process."""
+
+    def __init__(self, tokenizer_state: dict[str, Any], columns: list[str]) -> None:
+        self.tokenizer_state, self.columns = tokenizer_state, columns
+        self._tokenizer: Tokenizer | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_tokenizer": None}
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer.from_state(self.tokenizer_state)
+        encoders = {"src": self._tokenizer.encode_src, "tgt": self._tokenizer.encode_tgt,
+                    "contrast": self._tokenizer.encode_tgt}
+        return {f"{column}_ids": encoders[column](batch[column]) for column in self.columns}
 
 
 def _length_stats(tokenized: datasets.DatasetDict, tokenizer: Tokenizer) -> dict[str, Any]:
@@ -226,6 +262,10 @@ def format_summary(
     table = ["  ".join(cell.ljust(width) if column == 0 else cell.rjust(width) for column, (cell, width) in enumerate(zip(row, widths))) for row in rows]
     layout = "joint" if tokenizer.joint else "separate"
     vocab = f"{stats['src_vocab_size']:,} pieces" if tokenizer.joint else f"{stats['src_vocab_size']:,} source + {stats['tgt_vocab_size']:,} target pieces"
+    pairs = sum(SplitCleaning(**counts).before for counts in cleaning.values())
+    sampled = stats.get("tokenizer_training_pairs")  # [used, train pairs]; absent in caches of older versions
+    sentencepiece = [f"sentencepiece trained on {sampled[0]:,} of {sampled[1]:,} train pairs "
+                     f"(tokenizer.input_sentence_size={tokenizer.input_sentence_size:,})"] if sampled else []
     state = {(True, True): "reused", (True, False): "cleaned pairs reused, tokenizer trained", (False, False): "built"}[reused]
     rules = corpus.clean
     return "\n".join([
@@ -233,8 +273,9 @@ def format_summary(
         f"cleaning    train only: max_len={rules.max_len} words, max_ratio={rules.max_ratio}, dedup={rules.dedup}; every split: NFC, whitespace, empty pairs",
         *table,
         f"vocabulary  {vocab} ({layout} {tokenizer.model_type}; pad={PAD_ID} unk={UNK_ID} bos={BOS_ID} eos={EOS_ID}); tokens exclude BOS/EOS",
+        *sentencepiece,
         f"cache       {cache_dir} ({state})",
-        f"time        {seconds:.1f} s",
+        f"time        {seconds:.1f} s" + ("" if all(reused) else f" ({pairs / seconds:,.0f} pairs/s loaded)"),
     ])
 
 

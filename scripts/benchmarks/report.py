@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks.scale import SCALE_COLUMNS
+
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
     """Rows of dicts as a fixed-width text table; columns are (header, key, format)."""
@@ -40,7 +42,8 @@ def report_text(report: dict[str, Any]) -> str:
         parts.append(f"nmt-prepare multi30k: first {prepare['first_s']:.1f} s, cached {prepare['cached_s']:.1f} s")
     for key, title, columns in (("train", "training", TRAIN_COLUMNS), ("scaling", "training vs corpus size", TRAIN_COLUMNS),
                                 ("decode", "decoding (test set)", DECODE_COLUMNS),
-                                ("attention", "attention vs source length (B=32, T=32)", ATTENTION_COLUMNS)):
+                                ("attention", "attention vs source length (B=32, T=32)", ATTENTION_COLUMNS),
+                                ("scale", "nmt-prepare / nmt-train start-up vs corpus size", SCALE_COLUMNS)):
         if key in report:
             parts.append(f"== {title}\n{table(report[key], columns)}")
     return "\n\n".join(parts)

@@ -57,6 +57,26 @@ def test_files_beside_the_corpus_that_no_split_reads_leave_the_cache_reused(corp
     assert len(trainings) == 1 and second.cache_dir == first.cache_dir and "(reused)" in second.summary
 
 
+def test_tokenizing_with_several_workers_writes_the_same_cache_files_as_one(corpus_dir, local_corpus, tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)  # the tiny splits get workers too
+    monkeypatch.setattr(pipeline, "TOKENIZE_BATCH", 16)
+    one = prepare_corpus(local_corpus(corpus_dir, num_workers=1), TOKENIZER, data_dir=tmp_path / "one")
+    two = prepare_corpus(local_corpus(corpus_dir, num_workers=2), TOKENIZER, data_dir=tmp_path / "two")
+    assert one.cache_dir.relative_to(tmp_path / "one") == two.cache_dir.relative_to(tmp_path / "two")
+    for split in ("train", "validation", "test"):
+        files = sorted((one.cache_dir / "tokenized" / split).glob("data-*.arrow"))
+        assert files and [f.read_bytes() for f in files] == [
+            (two.cache_dir / "tokenized" / split / f.name).read_bytes() for f in files]
+    assert not (one.cache_dir / "ids").exists() and not (one.cache_dir.parent / "raw").exists()
+
+
+def test_a_local_corpus_is_streamed_into_memory_mapped_arrow_files(corpus_dir, local_corpus, tmp_path):
+    prepared = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path)
+    train = prepared.splits["train"]
+    assert train.cache_files and all(str(prepared.cache_dir) in f["filename"] for f in train.cache_files)
+
+
 def test_token_ids_match_the_tokenizer_and_are_stored_compactly(corpus_dir, local_corpus, tmp_path):
     prepared = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path)
     row = prepared.splits["validation"][3]
@@ -140,7 +160,8 @@ def test_summary_reports_counts_per_rule_vocabulary_lengths_cache_and_time(corpu
     assert lines["train"].split()[:7] == ["train", "300", "1", "0", "1", "0", "298"]
     assert lines["validation"].split()[:7] == ["validation", "20", "0", "-", "-", "-", "20"]
     assert "pieces (joint unigram; pad=0 unk=1 bos=2 eos=3)" in lines["vocabulary"]
-    assert str(tmp_path) in lines["cache"] and lines["time"].endswith(" s")
+    assert lines["sentencepiece"] == "sentencepiece trained on 298 of 298 train pairs (tokenizer.input_sentence_size=100,000)"
+    assert str(tmp_path) in lines["cache"] and re.fullmatch(r"time +[\d.]+ s \([\d,]+ pairs/s loaded\)", lines["time"])
 
 
 def test_sample_corpus_comes_with_a_tokenized_pronoun_test(tmp_path):
