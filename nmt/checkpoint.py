@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -58,6 +59,12 @@ class Checkpoint:
     def step(self) -> int | None:
         """The optimizer update count when this checkpoint was written, when known."""
         return self.metrics.get("step")
+
+
+def periodic_checkpoints(directory: str | Path) -> dict[int, Path]:
+    """The periodic checkpoints nmt-train keeps in `directory`, by step: {N: directory/step-N.pt}."""
+    return {int(match.group(1)): path for path in Path(directory).glob("step-*.pt")
+            if (match := re.fullmatch(r"step-(\d+)\.pt", path.name))}
 
 
 _REQUIRED = ("model_state", "model_config", "src_vocab_size", "tgt_vocab_size", "tokenizer_state")

@@ -1,8 +1,8 @@
 """Write a large parallel corpus for scale benchmarks and tests, without a download.
 
-    python scripts/make_large_corpus.py 1015000 /tmp/m30k-1m --from-multi30k ../shared/data/multi30k
-    python scripts/make_large_corpus.py 4500000 /tmp/sample-4m5                 # from the sample grammar
-    nmt-prepare data=local data.local_dir=/tmp/m30k-1m data.src_lang=de data.tgt_lang=en
+    python scripts/make_large_corpus.py 1015000 corpora/m30k-1m --from-multi30k ../shared/data/multi30k
+    python scripts/make_large_corpus.py 4500000 corpora/sample-4m5                 # from the sample grammar
+    nmt-prepare data=local data.local_dir=corpora/m30k-1m data.src_lang=de data.tgt_lang=en
 
 From Multi30k, the training split is repeated (and cut) to PAIRS lines; validation and test
 are copied as they are. From the sample grammar (English -> French), PAIRS training pairs are

@@ -40,6 +40,11 @@ MODEL_CONFIG = {
 }
 TOKENIZER_CONFIG = TokenizerConfig(model_type="unigram", vocab_size=90, joint=True, character_coverage=1.0,
                                    input_sentence_size=1000, seed=1, num_threads=1)
+RNN_MODEL_CONFIG = {  # for ensembles of both families
+    "_target_": "nmt.models.rnn.RNNSeq2Seq", "cell": "gru", "emb_dim": 16, "encoder_hidden_dim": 8,
+    "encoder_layers": 1, "decoder_hidden_dim": 16, "decoder_layers": 1, "attention": "bahdanau", "bridge": True,
+    "dropout": 0.1, "tie_embeddings": "none",
+}
 
 
 def write_corpus(directory: Path) -> Path:
@@ -50,23 +55,25 @@ def write_corpus(directory: Path) -> Path:
     return directory
 
 
-def build_tiny_checkpoint(directory: Path) -> Path:
+def build_tiny_checkpoint(
+    directory: Path, *, model_config: dict = MODEL_CONFIG, tokenizer_config: TokenizerConfig = TOKENIZER_CONFIG
+) -> Path:
     """Write corpus/ and checkpoints/best.pt under `directory`; returns the checkpoint path."""
     corpus_dir = write_corpus(directory / "corpus")
-    tokenizer = train_tokenizer(TOKENIZER_CONFIG, src_sentences=[s for s, _ in PAIRS],
+    tokenizer = train_tokenizer(tokenizer_config, src_sentences=[s for s, _ in PAIRS],
                                 tgt_sentences=[t for _, t in PAIRS])
     torch.manual_seed(0)
-    model = build_model(MODEL_CONFIG, src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size)
+    model = build_model(model_config, src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size)
     data_config = {
         "name": "tiny", "source": "local", "src_lang": "en", "tgt_lang": "fr", "local_dir": str(corpus_dir),
         "local_splits": {"train": "train", "validation": "valid", "test": "test"}, "local_format": "tsv",
-        "vocab_size": TOKENIZER_CONFIG.vocab_size, "clean": {"max_len": 100, "max_ratio": 3.0, "dedup": False},
+        "vocab_size": tokenizer_config.vocab_size, "clean": {"max_len": 100, "max_ratio": 3.0, "dedup": False},
     }
     return save_checkpoint(directory / "checkpoints" / "best.pt", Checkpoint(
-        model_state=model.state_dict(), model_config=MODEL_CONFIG,
+        model_state=model.state_dict(), model_config=model_config,
         src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size,
         tokenizer_state=tokenizer.to_state(), data_config=data_config,
-        tokenizer_config=TOKENIZER_CONFIG.to_dict(), metrics={"step": 0},
+        tokenizer_config=tokenizer_config.to_dict(), metrics={"step": 0},
     ))
 
 

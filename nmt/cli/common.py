@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from nmt.data.validation import check_value
 from nmt.errors import NMTError
@@ -62,6 +62,16 @@ def required_checkpoint(cfg: DictConfig, key: str = "ckpt") -> Path:
     if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
         raise NMTError(f"no checkpoint given: pass {key}=PATH, e.g. {key}=outputs/demo/checkpoints/best.pt.")
     return Path(check_value(cfg[key], str, key=key))
+
+
+def required_checkpoints(cfg: DictConfig, key: str = "ckpt") -> list[Path]:
+    """The checkpoint paths under `key`: one path, or a list of them (`ckpt=[a.pt,b.pt]`, an ensemble)."""
+    if OmegaConf.is_missing(cfg, key) or not isinstance(cfg[key], ListConfig):
+        return [required_checkpoint(cfg, key)]
+    paths = check_value(OmegaConf.to_container(cfg[key], resolve=True), list[str], key=key)
+    if not paths:
+        raise NMTError(f"{key}=[] names no checkpoint; pass {key}=PATH or {key}=[PATH,PATH,...] for an ensemble.")
+    return [Path(path) for path in paths]
 
 
 def data_dir(cfg: DictConfig) -> Path:

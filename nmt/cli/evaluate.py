@@ -3,6 +3,8 @@
     nmt-evaluate ckpt=outputs/demo/checkpoints/best.pt
     nmt-evaluate ckpt=best.pt split=validation beam_size=1
     nmt-evaluate ckpt=best.pt data=multi30k data.local_dir=../shared/data/multi30k
+    nmt-evaluate ckpt=[a.pt,b.pt]                     # an ensemble, on the first checkpoint's corpus
+    nmt-evaluate ckpt=best.pt sampling=true seed=1    # BLEU of one sample per sentence
 
 By default the split comes from the corpus the checkpoint was trained on (its
 data config is stored inside it); `data=<preset>` evaluates on another corpus,
@@ -23,15 +25,14 @@ from typing import Any, Literal
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.checkpoint import Checkpoint
-from nmt.cli.common import data_dir, log_to_stderr, report_user_errors, required_checkpoint
+from nmt.cli.common import data_dir, log_to_stderr, report_user_errors, required_checkpoints
 from nmt.data.corpus import PRONOUN_SPLIT, SPLITS, CorpusConfig
 from nmt.data.pipeline import load_clean_pairs
 from nmt.data.validation import check_value
 from nmt.device import configure_cpu, resolve_device
 from nmt.errors import NMTError
+from nmt.inference.loading import LoadedTranslator, TextTranslator, load_translator
 from nmt.inference.options import DecodingOptions
-from nmt.inference.translation import Translator, load_for_translation
 from nmt.metrics import (
     PronounAccuracy,
     bleu_by_length,
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Translate and score one split with a composed config; returns the report written to JSON."""
-    checkpoint_path = required_checkpoint(cfg)
+    checkpoint_paths = required_checkpoints(cfg)
     # Every key is checked before the checkpoint or the corpus is read: a typo costs no loading.
     values = OmegaConf.to_container(cfg, resolve=True)
     options = DecodingOptions.from_dict(values)  # type: ignore[arg-type]
@@ -54,14 +55,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     given_corpus, corpora_dir = _given_corpus(cfg), data_dir(cfg)
     configure_cpu(options.threads)
     device = resolve_device(options.device)
-    checkpoint, model, tokenizer = load_for_translation(checkpoint_path, device=device)
-    corpus = given_corpus or _stored_corpus(cfg, checkpoint)
+    loaded = load_translator(checkpoint_paths, options, device=device)  # .pt files or a CTranslate2 export
+    corpus = given_corpus or _stored_corpus(checkpoint_paths[0], loaded)
     pairs = load_clean_pairs(corpus, data_dir=corpora_dir)
     if cfg.split not in pairs:
         raise NMTError(f"split={cfg.split} is not in corpus '{corpus.name}'; choose one of {', '.join(pairs)}.")
     split = pairs[cfg.split].select(range(min(cfg.max_sentences or len(pairs[cfg.split]), len(pairs[cfg.split]))))
     sources, references = list(split["src"]), list(split["tgt"])
-    translator = options.translator(model, tokenizer, device=device)
+    translator = loaded.translator
     start = time.perf_counter()
     hypotheses = translator.translate(sources)
     seconds = time.perf_counter() - start
@@ -70,14 +71,17 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     pronouns = _pronoun_accuracy(translator, pairs[PRONOUN_SPLIT]) if PRONOUN_SPLIT in pairs else None
 
     report: dict[str, Any] = {
-        "checkpoint": str(checkpoint_path),
-        "step": checkpoint.step,
+        "checkpoint": " + ".join(str(path) for path in checkpoint_paths),
+        "step": loaded.step,
         "corpus": corpus.name,
         "direction": f"{corpus.src_lang}-{corpus.tgt_lang}",
         "split": cfg.split,
         "num_sentences": len(sources),
         "search": {"beam_size": options.beam_size, "length_penalty": options.length_penalty,
-                   "max_len_a": options.max_len_a, "max_len_b": options.max_len_b},
+                   "max_len_a": options.max_len_a, "max_len_b": options.max_len_b,
+                   "sampling": None if not options.sampling else {
+                       "temperature": options.temperature, "top_k": options.top_k, "top_p": options.top_p,
+                       "seed": options.seed}},
         "translation_seconds": round(seconds, 3),
         **{name: {"score": s.score, "signature": s.signature, "detail": s.detail} for name, s in scores.items()},
         "bleu_by_length": [{"source_words": b.label, "sentences": b.num_sentences, "bleu": b.bleu} for b in buckets],
@@ -86,8 +90,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "per_pronoun": {word: {"accuracy": acc, "pairs": n} for word, (acc, n) in pronouns.per_pronoun.items()},
         },
     }
-    output_dir = Path(cfg.output) if cfg.output is not None else checkpoint_path.parent
-    stem = f"{checkpoint_path.stem}.{corpus.name}.{cfg.split}.beam{cfg.beam_size}"
+    output_dir = Path(cfg.output) if cfg.output is not None else checkpoint_paths[0].parent
+    search = f"sample{options.seed}" if options.sampling else f"beam{options.beam_size}"
+    stem = f"{'+'.join(path.stem for path in checkpoint_paths)}.{corpus.name}.{cfg.split}.{search}"
     hypotheses_path, report_path = output_dir / f"{stem}.hyp.txt", output_dir / f"{stem}.scores.json"
     output_dir.mkdir(parents=True, exist_ok=True)
     hypotheses_path.write_text("".join(line + "\n" for line in hypotheses), encoding="utf-8")
@@ -117,14 +122,14 @@ def _given_corpus(cfg: DictConfig) -> CorpusConfig | None:
     return None
 
 
-def _stored_corpus(cfg: DictConfig, checkpoint: Checkpoint) -> CorpusConfig:
+def _stored_corpus(path: Path, loaded: LoadedTranslator) -> CorpusConfig:
     """The corpus the checkpoint was trained on."""
-    if not checkpoint.data_config:
-        raise NMTError(f"checkpoint {cfg.ckpt} records no corpus; name one with data=<preset>, e.g. data=multi30k.")
-    return CorpusConfig.from_dict(checkpoint.data_config)
+    if not loaded.data_config:
+        raise NMTError(f"checkpoint {path} records no corpus; name one with data=<preset>, e.g. data=multi30k.")
+    return CorpusConfig.from_dict(loaded.data_config)
 
 
-def _pronoun_accuracy(translator: Translator, split: Any) -> PronounAccuracy:
+def _pronoun_accuracy(translator: TextTranslator, split: Any) -> PronounAccuracy:
     """Score each source with its correct and its contrastive target; count how often the correct one wins."""
     sources, correct, contrast = list(split["src"]), list(split["tgt"]), list(split["contrast"])
     return pronoun_accuracy(
@@ -138,8 +143,7 @@ def _summary(report: dict[str, Any], scores: dict, buckets: list, pronouns: Pron
     search = report["search"]
     lines = [
         f"{report['checkpoint']}{step} on {report['corpus']} {report['direction']} {report['split']}: "
-        f"{report['num_sentences']} sentences, beam {search['beam_size']}, "
-        f"length penalty {search['length_penalty']}, {report['translation_seconds']:.1f} s",
+        f"{report['num_sentences']} sentences, {_search_text(search)}, {report['translation_seconds']:.1f} s",
         *(str(score) for score in scores.values()),
         f"  {scores['bleu'].detail}",
         "",
@@ -149,6 +153,12 @@ def _summary(report: dict[str, Any], scores: dict, buckets: list, pronouns: Pron
     if pronouns is not None:
         lines += ["", str(pronouns)]
     return "\n".join(lines)
+
+
+def _search_text(search: dict[str, Any]) -> str:
+    if search["sampling"] is None:
+        return f"beam {search['beam_size']}, length penalty {search['length_penalty']}"
+    return "sampling with " + ", ".join(f"{key} {value}" for key, value in search["sampling"].items())
 
 
 @hydra.main(config_path="pkg://nmt.configs", config_name="evaluate", version_base=None)

@@ -3,6 +3,8 @@
     echo "Ein Mann fährt Fahrrad." | nmt-translate ckpt=outputs/run/checkpoints/best.pt
     nmt-translate ckpt=best.pt text="Ein Hund läuft." plot=attention.png
     nmt-translate ckpt=best.pt input=test.de output=test.en beam_size=10 nbest=3
+    nmt-translate ckpt=[a.pt,b.pt] input=test.de             # an ensemble: probabilities averaged
+    nmt-translate ckpt=best.pt input=mono.en sampling=true nbest=4 top_p=0.9 seed=1   # back-translation samples
 
 One output line per input line (empty lines stay empty), or with nbest > 1,
 `nbest` lines per input line formatted `i ||| translation ||| score` with i the
@@ -24,13 +26,14 @@ from typing import BinaryIO, TextIO
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli.common import log_to_stderr, report_user_errors, required_checkpoint
+from nmt.cli.common import log_to_stderr, report_user_errors, required_checkpoints
 from nmt.data.text import decode_lines
 from nmt.data.validation import check_value
 from nmt.device import configure_cpu, resolve_device
 from nmt.errors import NMTError, error_summary
+from nmt.inference.loading import TextTranslator, load_translator
 from nmt.inference.options import DecodingOptions
-from nmt.inference.translation import Translation, Translator, load_for_translation
+from nmt.inference.translation import Translation
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +47,13 @@ def translate(cfg: DictConfig, *, stdin: BinaryIO | None = None, stdout: TextIO 
     if stdin is None:  # sys.stdin is None when the caller closed it (`<&-`): that is an empty input
         stdin = io.BytesIO() if sys.stdin is None else sys.stdin.buffer
     stdout = sys.stdout if stdout is None else stdout
-    checkpoint_path = required_checkpoint(cfg)
+    checkpoint_paths = required_checkpoints(cfg)
     # Every key is checked before the checkpoint is read: a typo costs no model loading.
     options = DecodingOptions.from_dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
     _check_translate_keys(cfg)
     configure_cpu(options.threads)
     device = resolve_device(options.device)
-    _, model, tokenizer = load_for_translation(checkpoint_path, device=device)
-    translator = options.translator(model, tokenizer, device=device)
+    translator = load_translator(checkpoint_paths, options, device=device).translator  # .pt files or an export
     if cfg.text is None and cfg.input is None and cfg.output is None and stdin.isatty():
         return _translate_interactively(translator, cfg, stdin=stdin, stdout=stdout)
     lines = _text_lines(cfg.text) if cfg.text is not None else _read_lines(cfg.input, stdin)
@@ -86,7 +88,7 @@ def _check_translate_keys(cfg: DictConfig) -> None:
         check_image_path(cfg.plot, key="plot")
 
 
-def _translate_interactively(translator: Translator, cfg: DictConfig, *, stdin: BinaryIO, stdout: TextIO) -> int:
+def _translate_interactively(translator: TextTranslator, cfg: DictConfig, *, stdin: BinaryIO, stdout: TextIO) -> int:
     """A terminal session: each typed line is translated at once (same output as a batch of lines)."""
     count = 0
     for count, raw in enumerate(iter(stdin.readline, b""), start=1):

@@ -19,6 +19,7 @@ counts the target tokens including EOS. alpha = 0 ranks by raw log-probability.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nmt.errors import NMTError
-from nmt.models.seq2seq import Seq2Seq, log_softmax_fp32
+from nmt.models.seq2seq import DecoderState, Seq2Seq, log_softmax_fp32
 from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
 
 if TYPE_CHECKING:
@@ -77,6 +78,11 @@ def target_token_cap(model: Seq2Seq) -> int | None:
     return None if positions is None else positions - 1
 
 
+Choose = Callable[[Tensor, Tensor, int], tuple[Tensor, Tensor]]
+"""How `decode_rows` picks each row's next token: (log_probs (A, V), rows (A,) of the batch still
+decoding, step) -> (the chosen tokens' log-probabilities (A,), the tokens (A,))."""
+
+
 @torch.no_grad()
 def greedy_search(
     model: Seq2Seq,
@@ -88,31 +94,54 @@ def greedy_search(
     return_attention: bool = False,
 ) -> list[Hypothesis]:
     """src (B, S), src_mask (B, S) -> the most probable next token at each step, one hypothesis per sentence."""
-    _check_lengths(max_len_a, max_len_b)
+    check_lengths(max_len_a, max_len_b)
     max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model))  # (B,)
-    state = model.encode(src, src_mask)
-    active = torch.arange(src.size(0), device=src.device)                       # (A,) sentence of each row
-    prev = src.new_full((src.size(0),), BOS_ID)                                  # (A,)
-    tokens = src.new_empty((src.size(0), 0))                                     # (A, t)
-    scores = torch.zeros(src.size(0), device=src.device)                         # (A,)
+    return decode_rows(model, model.encode(src, src_mask), src_mask, max_len=max_len,
+                       choose=_most_probable, return_attention=return_attention)
+
+
+def _most_probable(log_probs: Tensor, rows: Tensor, step: int) -> tuple[Tensor, Tensor]:
+    return log_probs.max(dim=-1)
+
+
+def decode_rows(
+    model: Seq2Seq,
+    state: DecoderState,
+    src_mask: Tensor,
+    *,
+    max_len: Tensor,
+    choose: Choose,
+    return_attention: bool,
+) -> list[Hypothesis]:
+    """One hypothesis per row of `state`: each step appends the token `choose` picks, until EOS.
+
+    src_mask (B, S) and max_len (B,) belong to the B rows of `state`. A row leaves the
+    batch (through `state.select`) as soon as it picks EOS, so nothing follows EOS and a
+    finished row costs no more decoder steps. Greedy search and sampling differ only in `choose`.
+    """
+    batch_size = src_mask.size(0)
+    active = torch.arange(batch_size, device=src_mask.device)                   # (A,) input row of each row
+    prev = torch.full((batch_size,), BOS_ID, dtype=torch.long, device=src_mask.device)  # (A,)
+    tokens = prev.new_empty((batch_size, 0))                                     # (A, t)
+    scores = torch.zeros(batch_size, device=src_mask.device)                     # (A,)
     attention: Tensor | None = None                                              # (A, t, L, H, S)
-    hypotheses: list[Hypothesis | None] = [None] * src.size(0)
+    hypotheses: list[Hypothesis | None] = [None] * batch_size
     step = 0
     while active.numel() > 0:
         log_probs, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A, V)
         log_probs = _constrain(log_probs, step=step, max_len=max_len[active])
-        step_scores, prev = log_probs.max(dim=-1)                                # (A,), (A,)
+        step_scores, prev = choose(log_probs, active, step)                      # (A,), (A,)
         scores = scores + step_scores
         tokens = torch.cat([tokens, prev.unsqueeze(1)], dim=1)                   # (A, t + 1)
         if return_attention:
             attention = _append_step(attention, attn_weights)
         done = prev == EOS_ID                                                    # (A,)
         for row in done.nonzero().flatten().tolist():
-            sentence = int(active[row])
-            hypotheses[sentence] = Hypothesis(
+            origin = int(active[row])
+            hypotheses[origin] = Hypothesis(
                 tokens=tokens[row, :-1].tolist(),
                 score=float(scores[row]),
-                attention=None if attention is None else _trim(attention[row], src_mask[sentence]),
+                attention=None if attention is None else _trim(attention[row], src_mask[origin]),
             )
         keep = (~done).nonzero().flatten()                                       # (A',)
         if keep.numel() < active.numel():
@@ -162,7 +191,7 @@ def beam_search(
     rank within the top K to the finished list, and continues with the K best others.
     A sentence stops when it has K finished hypotheses or reaches its length limit.
     """
-    _check_lengths(max_len_a, max_len_b)
+    check_lengths(max_len_a, max_len_b)
     if beam_size < 1:
         raise NMTError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search or e.g. 5.")
     if not 1 <= nbest <= beam_size:
@@ -310,7 +339,8 @@ def _trim(attention: Tensor, src_mask: Tensor) -> Tensor:
     return attention.permute(1, 2, 0, 3)[..., src_mask].cpu()
 
 
-def _check_lengths(max_len_a: float, max_len_b: int) -> None:
+def check_lengths(max_len_a: float, max_len_b: int) -> None:
+    """The length-limit settings every search takes, as one NMTError when negative."""
     if max_len_a < 0 or max_len_b < 0:
         raise NMTError(
             f"max_len_a={max_len_a} and max_len_b={max_len_b} must not be negative; "

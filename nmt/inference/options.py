@@ -17,6 +17,7 @@ from nmt.data.tokenizer import Tokenizer
 from nmt.data.validation import check_at_least, check_fields, from_mapping
 from nmt.device import Precision, check_device
 from nmt.errors import NMTError
+from nmt.inference.sampling import Sampling
 from nmt.inference.translation import Translator
 from nmt.models.seq2seq import Seq2Seq
 
@@ -25,8 +26,8 @@ from nmt.models.seq2seq import Seq2Seq
 class DecodingOptions:
     """Search, length limits, batching and hardware of one decoding run (top-level keys, no prefix)."""
 
-    beam_size: int  # hypotheses kept per sentence; 1 = greedy search
-    nbest: int = 1  # translations per sentence, at most beam_size (nmt-translate; nmt-evaluate scores the best)
+    beam_size: int  # hypotheses kept per sentence; 1 = greedy search; ignored with sampling
+    nbest: int = 1  # translations per sentence, at most beam_size, or samples with sampling (nmt-translate only)
     length_penalty: float  # GNMT alpha; 0 = raw log-prob
     max_len_a: float  # a translation gets at most max_len_a * source pieces + max_len_b pieces
     max_len_b: int
@@ -35,13 +36,19 @@ class DecodingOptions:
     device: str  # auto | cpu | cuda | cuda:N
     precision: Precision
     threads: int  # torch's CPU threads; 0 = torch's default
+    sampling: bool  # draw translations (nmt.inference.sampling) instead of searching
+    temperature: float  # > 0; 1 = the model's distribution
+    top_k: int  # draw among the k most probable tokens; 0 = off
+    top_p: float  # draw within the nucleus of this probability mass, in (0, 1]; 1.0 = off
+    seed: int  # seeds the draws
 
     def __post_init__(self) -> None:
         check_fields(self, prefix="")
         check_device(self.device)
         check_at_least(self, 1, "beam_size", "nbest", "batch_tokens", "max_src_tokens", prefix="")
         check_at_least(self, 0, "length_penalty", "max_len_a", "max_len_b", "threads", prefix="")
-        if self.nbest > self.beam_size:
+        self._sampling_settings()  # checked whether sampling is on or not: a bad value is a mistake either way
+        if not self.sampling and self.nbest > self.beam_size:
             raise NMTError(f"nbest={self.nbest} exceeds beam_size={self.beam_size}; raise beam_size or lower nbest.")
 
     @classmethod
@@ -56,4 +63,8 @@ class DecodingOptions:
             model, tokenizer, beam_size=self.beam_size, length_penalty=self.length_penalty,
             max_len_a=self.max_len_a, max_len_b=self.max_len_b, batch_tokens=self.batch_tokens,
             device=device, max_src_tokens=self.max_src_tokens, precision=self.precision,
+            sampling=self._sampling_settings() if self.sampling else None,
         )
+
+    def _sampling_settings(self) -> Sampling:
+        return Sampling(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed)

@@ -30,6 +30,7 @@ from nmt.inference.decoding import (
     sequence_log_probs,
     target_token_cap,
 )
+from nmt.inference.sampling import Sampling, sample
 from nmt.models import restore_model
 from nmt.models.seq2seq import Seq2Seq
 from nmt.tokens import EOS_ID, UNK_ID
@@ -59,9 +60,10 @@ class Translation:
 class Translator:
     """Translate raw sentences with a model and its tokenizer.
 
-    beam_size 1 is greedy search. Lines longer than the model's `max_src_len` or
-    than `max_src_tokens` (source pieces) are truncated with a warning; empty lines
-    give empty translations.
+    beam_size 1 is greedy search. With `sampling`, translations are drawn instead
+    (nbest samples per line, in the order drawn) and beam_size is ignored. Lines longer
+    than the model's `max_src_len` or than `max_src_tokens` (source pieces) are truncated
+    with a warning; empty lines give empty translations.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class Translator:
         device: str | torch.device = "cpu",
         max_src_tokens: int | None = None,
         precision: str = "32",
+        sampling: Sampling | None = None,
     ) -> None:
         if beam_size < 1:
             raise NMTError(f"beam_size={beam_size} must be at least 1; use 1 for greedy search or e.g. 5.")
@@ -96,6 +99,7 @@ class Translator:
         if str(precision) not in get_args(Precision):
             raise NMTError(f"precision={precision!r} is not valid; choose 32 or bf16 (bf16: matmuls in bfloat16).")
         self.precision = str(precision)
+        self.sampling = sampling
 
     def translate(self, texts: Sequence[str]) -> list[str]:
         """The best translation of each line, in input order."""
@@ -104,13 +108,16 @@ class Translator:
     def translate_nbest(
         self, texts: Sequence[str], *, nbest: int = 1, return_attention: bool = False
     ) -> list[list[Translation]]:
-        """For each line, its `nbest` best translations, best first (one empty translation for an empty line)."""
-        if not 1 <= nbest <= self.beam_size:
+        """For each line, its `nbest` best translations, best first, or with sampling its `nbest` samples
+        (one empty translation for an empty line)."""
+        if self.sampling is not None and nbest < 1:
+            raise NMTError(f"nbest={nbest} must be at least 1: it is the number of samples per line.")
+        if self.sampling is None and not 1 <= nbest <= self.beam_size:
             raise NMTError(
                 f"nbest={nbest} must be between 1 and beam_size={self.beam_size}; raise beam_size or lower nbest."
             )
         src_ids = self._encode(texts)
-        results: list[list[Translation]] = [[_empty_translation()] for _ in texts]
+        results: list[list[Translation]] = [[empty_translation()] for _ in texts]
         nonempty = [index for index, ids in enumerate(src_ids) if ids]
         was_training = self.model.training
         self.model.eval()
@@ -132,8 +139,8 @@ class Translator:
         if len(sources) != len(targets):
             raise NMTError(f"{len(sources)} sources for {len(targets)} targets; score one target per source.")
         src_ids = self._encode(sources)
-        tgt_ids = self._truncate(self.tokenizer.encode_tgt([text.strip() for text in targets]),
-                                 limit=target_token_cap(self.model), side="target")
+        tgt_ids = truncate_ids(self.tokenizer.encode_tgt([text.strip() for text in targets]),
+                               limit=target_token_cap(self.model), side="target")
         scores = [0.0] * len(sources)
         was_training = self.model.training
         self.model.eval()
@@ -150,18 +157,8 @@ class Translator:
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Source ids per line, truncated to what the model accepts (with a warning per line)."""
-        return self._truncate(self.tokenizer.encode_src([text.strip() for text in texts]),
-                              limit=self._source_limit(), side="source")
-
-    @staticmethod
-    def _truncate(ids_per_line: list[list[int]], *, limit: int | None, side: str) -> list[list[int]]:
-        if limit is None:
-            return ids_per_line
-        for number, ids in enumerate(ids_per_line, start=1):
-            if len(ids) > limit:
-                log.warning("line %d has %d %s pieces, more than the limit of %d: using its first %d only",
-                            number, len(ids), side, limit, limit)
-        return [ids[:limit] for ids in ids_per_line]
+        return truncate_ids(self.tokenizer.encode_src([text.strip() for text in texts]),
+                            limit=self._source_limit(), side="source")
 
     def _source_limit(self) -> int | None:
         """Most source pieces per line: the model's positions minus those collate adds, and max_src_tokens."""
@@ -176,6 +173,9 @@ class Translator:
             return self._search_in_precision(batch, nbest, return_attention)
 
     def _search_in_precision(self, batch: Batch, nbest: int, return_attention: bool) -> list[list[Hypothesis]]:
+        if self.sampling is not None:
+            return sample(self.model, batch.src, batch.src_mask, num_samples=nbest, sampling=self.sampling,
+                          max_len_a=self.max_len_a, max_len_b=self.max_len_b, return_attention=return_attention)
         if self.beam_size == 1:
             hypotheses = greedy_search(self.model, batch.src, batch.src_mask, max_len_a=self.max_len_a,
                                        max_len_b=self.max_len_b, return_attention=return_attention)
@@ -190,18 +190,35 @@ class Translator:
         return [row[mask].tolist() for row, mask in zip(batch.src.cpu(), batch.src_mask.cpu())]
 
     def _translation(self, hypothesis: Hypothesis, src_ids: list[int]) -> Translation:
-        return Translation(
-            text=self.tokenizer.decode_tgt(hypothesis.tokens),
-            score=hypothesis.score,
-            tokens=hypothesis.tokens,
-            src_pieces=self.tokenizer.src_pieces(src_ids),
-            tgt_pieces=self.tokenizer.tgt_pieces([*hypothesis.tokens, EOS_ID]),
-            attention=hypothesis.attention,
-        )
+        return hypothesis_translation(self.tokenizer, hypothesis, src_ids)
 
 
-def _empty_translation() -> Translation:
+def hypothesis_translation(tokenizer: Tokenizer, hypothesis: Hypothesis, src_ids: list[int]) -> Translation:
+    """A hypothesis as text and pieces; `src_ids` are the source positions the model saw (EOS included)."""
+    return Translation(
+        text=tokenizer.decode_tgt(hypothesis.tokens),
+        score=hypothesis.score,
+        tokens=hypothesis.tokens,
+        src_pieces=tokenizer.src_pieces(src_ids),
+        tgt_pieces=tokenizer.tgt_pieces([*hypothesis.tokens, EOS_ID]),
+        attention=hypothesis.attention,
+    )
+
+
+def empty_translation() -> Translation:
+    """What an empty line translates to."""
     return Translation(text="", score=0.0, tokens=[], src_pieces=[], tgt_pieces=[], attention=None)
+
+
+def truncate_ids(ids_per_line: list[list[int]], *, limit: int | None, side: str) -> list[list[int]]:
+    """Each line's first `limit` ids (None: all), with a warning per longer line; `side` names them in it."""
+    if limit is None:
+        return ids_per_line
+    for number, ids in enumerate(ids_per_line, start=1):
+        if len(ids) > limit:
+            log.warning("line %d has %d %s pieces, more than the limit of %d: using its first %d only",
+                        number, len(ids), side, limit, limit)
+    return [ids[:limit] for ids in ids_per_line]
 
 
 def load_for_translation(path: str | Path, *, device: torch.device) -> tuple[Checkpoint, Seq2Seq, Tokenizer]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -29,7 +28,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from nmt.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from nmt.checkpoint import Checkpoint, load_checkpoint, periodic_checkpoints, save_checkpoint
 from nmt.data.batching import Batch, token_batches
 from nmt.device import autocast
 from nmt.errors import NMTError
@@ -311,8 +310,7 @@ class Trainer:
 
     def _prune_periodic(self) -> None:
         """Keep the newest keep_checkpoints step-N.pt; files of a later step belong to an earlier run: left alone."""
-        steps = {int(match.group(1)): path for path in self.checkpoint_dir.glob("step-*.pt")
-                 if (match := re.fullmatch(r"step-(\d+)\.pt", path.name))}
+        steps = periodic_checkpoints(self.checkpoint_dir)
         for step in sorted(step for step in steps if step <= self.step)[:-self.config.keep_checkpoints]:
             steps[step].unlink(missing_ok=True)
 

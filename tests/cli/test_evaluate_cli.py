@@ -45,6 +45,16 @@ def test_scores_print_with_signatures_and_are_written_beside_the_checkpoint(run_
     assert written["pronoun_accuracy"] is None
 
 
+def test_an_ensemble_with_sampling_scores_one_sample_per_sentence(run_dir, tmp_path, capsys):
+    best = run_dir / "checkpoints" / "best.pt"
+    report = evaluate(config(run_dir, f"ckpt=[{best},{best}]", "sampling=true", "seed=3", "max_sentences=2",
+                             f"output={tmp_path}"))
+    assert report["checkpoint"] == f"{best} + {best}" and report["num_sentences"] == 2
+    assert report["search"]["sampling"] == {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 3}
+    assert (tmp_path / "best+best.tiny.test.sample3.scores.json").is_file()
+    assert "sampling with temperature 1.0, top_k 0, top_p 1.0, seed 3" in capsys.readouterr().out
+
+
 def test_a_data_preset_on_the_command_line_replaces_the_stored_corpus(run_dir, tmp_path):
     other = write_corpus(tmp_path / "other")
     report = evaluate(config(run_dir, "data=local", f"data.local_dir={other}", "data.name=other",

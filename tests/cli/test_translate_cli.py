@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
-from tiny_checkpoint import PAIRS, build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (one_cpu_thread: autouse fixture)
+from tiny_checkpoint import (  # noqa: F401 (one_cpu_thread: autouse fixture)
+    PAIRS,
+    RNN_MODEL_CONFIG,
+    build_tiny_checkpoint,
+    one_cpu_thread,
+)
 
 from nmt.cli.translate import translate
 from nmt.errors import NMTError
@@ -65,6 +70,22 @@ def test_nbest_lines_read_index_translation_score(checkpoint):
     assert [int(m.group(1)) for m in matches] == [0, 0, 0, 1, 1, 1]
     scores = [float(m.group(3)) for m in matches[:3]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_ckpt_lists_ensemble_and_sampling_gives_nbest_samples_per_line(checkpoint, tmp_path):
+    rnn = build_tiny_checkpoint(tmp_path / "rnn", model_config=RNN_MODEL_CONFIG)
+    lines = "".join(line + "\n" for line in LINES)
+    assert run(f"ckpt=[{checkpoint},{checkpoint}]", "beam_size=2", stdin=lines) == run(
+        f"ckpt={checkpoint}", "beam_size=2", stdin=lines)  # a model with itself: the model's output
+    mixed = run(f"ckpt=[{checkpoint},{rnn}]", "beam_size=2", stdin=lines).splitlines()
+    assert len(mixed) == len(LINES) and mixed[1] == ""
+    sampled = run(f"ckpt={checkpoint}", "sampling=true", "beam_size=1", "nbest=3", "seed=4", stdin=lines)
+    pattern = re.compile(r"^(\d+) \|\|\| (.*) \|\|\| (-?\d+\.\d{4})$")
+    # the empty line 1 keeps its one empty translation
+    assert [int(pattern.match(line).group(1)) for line in sampled.splitlines()] == [0, 0, 0, 1, 2, 2, 2, 3, 3, 3]
+    assert run(f"ckpt={checkpoint}", "sampling=true", "beam_size=1", "nbest=3", "seed=4", stdin=lines) == sampled
+    with pytest.raises(NMTError, match=r"^ckpt=\[\] names no checkpoint"):
+        run("ckpt=[]")
 
 
 def test_plot_writes_one_heatmap_per_sentence(checkpoint, tmp_path):

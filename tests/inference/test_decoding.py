@@ -1,126 +1,26 @@
 """Greedy and beam search against a scripted model whose probabilities are set by hand.
 
-The scripted model looks up the next-token distribution by (sentence, prefix),
-sentence being the first source token, so beams, length penalties and limits can
-be worked out on paper. Prefixes the script does not list get the `default`
-distribution, or a random one seeded by the prefix (a complete random tree) for
-the parity tests.
+The scripted model (scripted_model.py) looks up the next-token distribution by
+(sentence, prefix), so beams, length penalties and limits can be worked out on paper.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from torch import Tensor
+from scripted_model import TINY, VOCAB_SIZE, Script, ScriptedModel, source, tiny_real_model, tokens_of
 
 from nmt.errors import NMTError
 from nmt.inference.decoding import (
-    Hypothesis,
     beam_search,
     greedy_search,
     length_penalty_gnmt,
     max_lengths,
     sequence_log_probs,
 )
-from nmt.models import build_model
-from nmt.models.seq2seq import Seq2Seq
 from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
-
-VOCAB_SIZE = 10
-Script = dict[int, dict[tuple[int, ...], dict[int, float]]]
-
-
-@dataclass(frozen=True)
-class ScriptedState:
-    sentence: Tensor                 # (B,) first source token
-    prefixes: tuple[tuple[int, ...], ...]
-    src_mask: Tensor                 # (B, S)
-
-    def select(self, indices: Tensor, *, same_sources: bool = False) -> ScriptedState:
-        rows = indices.tolist()
-        prefixes = tuple(self.prefixes[r] for r in rows)
-        if same_sources:  # the caller's promise is checked, then source-side fields are kept
-            assert torch.equal(self.sentence[indices], self.sentence), "same_sources promised for other sentences"
-            return ScriptedState(self.sentence, prefixes, self.src_mask)
-        return ScriptedState(self.sentence[indices], prefixes, self.src_mask[indices])
-
-
-class ScriptedModel(Seq2Seq):
-    """P(next | sentence, prefix) from `script`; unlisted prefixes use `default` or a seeded random draw.
-
-    Listed probabilities are used as given; the rest of the mass is spread evenly over
-    the unlisted tokens other than PAD and BOS. Attention at step t is one-hot on
-    source position t modulo the sentence's real length (L = H = 1).
-    """
-
-    def __init__(self, script: Script | None = None, *, default: dict[int, float] | None = None,
-                 eos_bias: float = 0.0, max_tgt_len: int | None = None) -> None:
-        super().__init__()
-        self.script = script or {}
-        self.default = default
-        self.eos_bias = eos_bias
-        self.target_positions = max_tgt_len
-        self.steps = 0  # rows processed by decode_step, to show finished sentences stop costing work
-
-    @property
-    def max_tgt_len(self) -> int | None:
-        return self.target_positions
-
-    def encode(self, src: Tensor, src_mask: Tensor) -> ScriptedState:
-        return ScriptedState(src[:, 0], tuple(() for _ in range(src.size(0))), src_mask)
-
-    def decode_step(
-        self, prev_tokens: Tensor, state: ScriptedState, *, need_weights: bool = True
-    ) -> tuple[Tensor, ScriptedState, Tensor | None]:
-        self.steps += prev_tokens.numel()
-        prefixes = tuple(p if t == BOS_ID else p + (t,) for p, t in zip(state.prefixes, prev_tokens.tolist()))
-        sentences = state.sentence.tolist()
-        log_probs = torch.stack([self._distribution(s, p) for s, p in zip(sentences, prefixes)]).log()
-        lengths = state.src_mask.sum(dim=1)                                     # (B,)
-        positions = torch.tensor([len(p) for p in prefixes]) % lengths          # (B,)
-        attn = torch.nn.functional.one_hot(positions, state.src_mask.size(1)).float()  # (B, S)
-        weights = attn[:, None, None, :] if need_weights else None
-        return log_probs, ScriptedState(state.sentence, prefixes, state.src_mask), weights
-
-    def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
-        state, steps = self.encode(src, src_mask), []
-        for t in range(tgt_in.size(1)):
-            log_probs, state, _ = self.decode_step(tgt_in[:, t], state)
-            steps.append(log_probs)
-        return torch.stack(steps, dim=1)                                        # (B, T, V)
-
-    def _distribution(self, sentence: int, prefix: tuple[int, ...]) -> Tensor:
-        listed = self.script.get(sentence, {}).get(prefix, self.default)
-        if listed is None:
-            seed = zlib.crc32(repr((sentence, prefix)).encode())
-            logits = torch.randn(VOCAB_SIZE, generator=torch.Generator().manual_seed(seed))
-            logits[EOS_ID] += self.eos_bias * len(prefix)
-            logits[[PAD_ID, BOS_ID]] = float("-inf")
-            return logits.softmax(dim=0)
-        probs = torch.zeros(VOCAB_SIZE, dtype=torch.float64)
-        for token, p in listed.items():
-            probs[token] = p
-        rest = [t for t in range(VOCAB_SIZE) if t not in listed and t not in (PAD_ID, BOS_ID)]
-        probs[rest] = (1.0 - sum(listed.values())) / len(rest)
-        return probs.float()
-
-
-def source(*sentences: list[int]) -> tuple[Tensor, Tensor]:
-    """Right-padded (B, S) ids and mask from token lists."""
-    width = max(len(s) for s in sentences)
-    src = torch.tensor([s + [PAD_ID] * (width - len(s)) for s in sentences])
-    return src, src != PAD_ID
-
-
-def tokens_of(hypotheses: list[Hypothesis]) -> list[list[int]]:
-    return [h.tokens for h in hypotheses]
-
 
 # A beam of 2 finds [6] (0.45 * 0.9 = 0.405) where greedy takes 5 (0.55) and ends at 0.55 * 0.6 = 0.33.
 GREEDY_TRAP: Script = {4: {(): {5: 0.55, 6: 0.45}, (5,): {EOS_ID: 0.6, 9: 0.4}, (6,): {EOS_ID: 0.9}}}
@@ -303,19 +203,9 @@ def test_bad_search_settings_are_user_errors():
         greedy_search(model, src, src_mask, max_len_a=-1.0, max_len_b=1)
 
 
-PRESETS = Path(__file__).parents[2] / "configs" / "model"
-TINY = {
-    "transformer": dict(d_model=16, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ff_dim=32),
-    "rnn_bahdanau": dict(emb_dim=16, encoder_hidden_dim=8, decoder_hidden_dim=16),
-    "rnn_luong": dict(emb_dim=16, encoder_hidden_dim=8, decoder_hidden_dim=16),
-}
-
-
 @pytest.mark.parametrize("preset", sorted(TINY))
 def test_real_models_decode_the_same_alone_and_in_a_padded_batch(preset):
-    torch.manual_seed(0)
-    config = {**yaml.safe_load((PRESETS / f"{preset}.yaml").read_text()), **TINY[preset]}
-    model = build_model(config, src_vocab_size=20, tgt_vocab_size=20).eval()
+    model = tiny_real_model(preset)
     sentences = [[4, 5, 6, 7, 8, 9, EOS_ID], [10, 11, EOS_ID], [12, 13, 14, 15, EOS_ID]]
     src, src_mask = source(*sentences)
     kwargs = dict(max_len_a=1.0, max_len_b=3)

@@ -8,6 +8,7 @@ from tiny_checkpoint import MAX_POSITIONS, PAIRS, build_tiny_checkpoint, one_cpu
 
 from nmt.device import resolve_device
 from nmt.errors import NMTError
+from nmt.inference.sampling import Sampling
 from nmt.inference.translation import Translator, load_for_translation
 
 SOURCES = [s for s, _ in PAIRS]
@@ -71,6 +72,18 @@ def test_nbest_translations_carry_scores_pieces_and_attention(parts):
         assert best.text == translator.translate([line])[0]
         assert best.attention.shape == (2, 2, len(best.tgt_pieces), len(best.src_pieces))  # (L, H, T', S)
         assert best.tgt_pieces[-1] == "</s>" and best.src_pieces[-1] == "</s>"
+
+
+def test_sampled_translations_are_nbest_per_line_and_do_not_depend_on_the_batch(parts):
+    # beam_size=1 and nbest=4: nbest counts samples, beam_size is ignored; batch_tokens=40 splits the lines.
+    translator = make_translator(parts, sampling=Sampling(temperature=2.0, seed=3))
+    together = translator.translate_nbest(SOURCES[:6], nbest=4)
+    alone = [translator.translate_nbest([line], nbest=4)[0] for line in SOURCES[:6]]
+    assert [[t.text for t in samples] for samples in together] == [[t.text for t in samples] for samples in alone]
+    assert all(len(samples) == 4 for samples in together)
+    assert len({t.text for t in together[0]}) > 1
+    with pytest.raises(NMTError, match=r"^nbest=0 must be at least 1"):
+        translator.translate_nbest(SOURCES[:1], nbest=0)
 
 
 def test_scores_of_given_targets_do_not_depend_on_the_batch(parts):
