@@ -136,12 +136,18 @@ class TokenizedSplit:
 
 
 def _flatten(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Flat int64 ids and (N + 1,) offsets of a list column."""
+    """Flat ids in the column's own integer type and (N + 1,) int64 offsets of a list column.
+
+    The ids keep the cache's int16 (or int32): with one chunk they are a view of the
+    memory-mapped file, with several (a saved cache holds one per 1,000 rows) one compact
+    copy, 2 bytes a token (1 M pairs: 172 MB resident for the split, 374 MB with int64 ids). Batches widen
+    the rows they pad.
+    """
     lists = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.int64)  # respects slicing
+    flat = lists.flatten().to_numpy(zero_copy_only=False)  # respects slicing
     return flat, offsets
 
 
