@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nmt.checkpoint import Checkpoint, load_checkpoint, periodic_checkpoints
+from nmt.checkpoint import Checkpoint, first_difference, load_checkpoint, periodic_checkpoints
 from nmt.errors import NMTError
 
 # What must be equal for the weights to mean the same thing (and the result to translate).
@@ -111,23 +111,6 @@ def _add_weights(sums: dict[str, Tensor], state: Mapping[str, Tensor], *, path: 
         elif not torch.equal(tensor, sums[name]):
             raise NMTError(f"checkpoint {path} has other values in the {tensor.dtype} buffer {name} than {reference}; "
                            "integer and bool buffers cannot be averaged, so they must be equal.")
-
-
-def first_difference(value: Any, reference: Any, *, key: str) -> tuple[str, Any, Any] | None:
-    """(dotted key, value, reference value) at the first place two nested configs differ; None when equal."""
-    if isinstance(value, Mapping) and isinstance(reference, Mapping):
-        for name in sorted(set(value) | set(reference), key=str):
-            found = first_difference(value.get(name), reference.get(name), key=f"{key}.{name}")
-            if found is not None:
-                return found
-        return None
-    return None if _equal(value, reference) else (key, value, reference)
-
-
-def _equal(value: Any, reference: Any) -> bool:
-    if isinstance(value, Tensor) or isinstance(reference, Tensor):
-        return isinstance(value, Tensor) and isinstance(reference, Tensor) and torch.equal(value, reference)
-    return type(value) is type(reference) and value == reference
 
 
 def _short(value: Any) -> str:

@@ -70,6 +70,23 @@ def periodic_checkpoints(directory: str | Path) -> dict[int, Path]:
 _REQUIRED = ("model_state", "model_config", "src_vocab_size", "tgt_vocab_size", "tokenizer_state")
 
 
+def first_difference(value: Any, reference: Any, *, key: str) -> tuple[str, Any, Any] | None:
+    """(dotted key, value, reference value) at the first place two nested configs differ; None when equal."""
+    if isinstance(value, Mapping) and isinstance(reference, Mapping):
+        for name in sorted(set(value) | set(reference), key=str):
+            found = first_difference(value.get(name), reference.get(name), key=f"{key}.{name}")
+            if found is not None:
+                return found
+        return None
+    return None if _equal_values(value, reference) else (key, value, reference)
+
+
+def _equal_values(value: Any, reference: Any) -> bool:
+    if isinstance(value, Tensor) or isinstance(reference, Tensor):
+        return isinstance(value, Tensor) and isinstance(reference, Tensor) and torch.equal(value, reference)
+    return type(value) is type(reference) and value == reference
+
+
 def save_checkpoint(path: str | Path, payload: Checkpoint | Mapping[str, Any]) -> Path:
     """Write `payload` to `path` atomically: a kill at any moment leaves the old file or the new one.
 

@@ -55,7 +55,7 @@ def translate(cfg: DictConfig, *, stdin: BinaryIO | None = None, stdout: TextIO 
     device = resolve_device(options.device)
     translator = load_translator(checkpoint_paths, options, device=device).translator  # .pt files or an export
     if cfg.text is None and cfg.input is None and cfg.output is None and stdin.isatty():
-        return _translate_interactively(translator, cfg, stdin=stdin, stdout=stdout)
+        return _translate_interactively(translator, cfg, nbest=options.nbest, stdin=stdin, stdout=stdout)
     lines = _text_lines(cfg.text) if cfg.text is not None else _read_lines(cfg.input, stdin)
     results = translator.translate_nbest(lines, nbest=options.nbest, return_attention=cfg.plot is not None)
     text = "".join(_format(results, nbest=options.nbest))
@@ -88,13 +88,14 @@ def _check_translate_keys(cfg: DictConfig) -> None:
         check_image_path(cfg.plot, key="plot")
 
 
-def _translate_interactively(translator: TextTranslator, cfg: DictConfig, *, stdin: BinaryIO, stdout: TextIO) -> int:
+def _translate_interactively(translator: TextTranslator, cfg: DictConfig, *, nbest: int, stdin: BinaryIO,
+                             stdout: TextIO) -> int:
     """A terminal session: each typed line is translated at once (same output as a batch of lines)."""
     count = 0
     for count, raw in enumerate(iter(stdin.readline, b""), start=1):
         line = decode_lines(raw, source="stdin", first_line=count)[0]
-        results = translator.translate_nbest([line], nbest=cfg.nbest, return_attention=cfg.plot is not None)
-        stdout.writelines(_format(results, nbest=cfg.nbest, first_index=count - 1))
+        results = translator.translate_nbest([line], nbest=nbest, return_attention=cfg.plot is not None)
+        stdout.writelines(_format(results, nbest=nbest, first_index=count - 1))
         stdout.flush()
         if cfg.plot is not None:
             _plot(results, [line], path=_numbered(Path(cfg.plot), count), layer=cfg.plot_layer)
@@ -131,9 +132,7 @@ def _format(results: Sequence[Sequence[Translation]], *, nbest: int, first_index
 
 def _plot(results: Sequence[Sequence[Translation]], lines: Sequence[str], *, path: Path, layer: int) -> None:
     """The best translation's attention per line: `path` for one line, NAME-<line number>.png for several."""
-    from nmt.plotting import (
-        plot_attention,  # matplotlib costs a second at start-up; only plots need it
-    )
+    from nmt.plotting import plot_attention  # matplotlib costs a second at start-up; only plots need it
 
     for number, (translations, line) in enumerate(zip(results, lines), start=1):
         best = translations[0]

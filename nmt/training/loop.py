@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from nmt.checkpoint import Checkpoint, load_checkpoint, periodic_checkpoints, save_checkpoint
+from nmt.checkpoint import Checkpoint, first_difference, load_checkpoint, periodic_checkpoints, save_checkpoint
 from nmt.data.batching import Batch, token_batches
 from nmt.device import autocast
 from nmt.errors import NMTError
@@ -373,11 +373,10 @@ class Trainer:
 def _require_same_config(name: str, saved: dict[str, Any], current: dict[str, Any], *, path: Path) -> None:
     if saved == current:
         return
-    keys = sorted(set(saved) | set(current), key=str)
-    key = next(key for key in keys if saved.get(key) != current.get(key))
+    key, value, saved_value = first_difference(current, saved, key=name)  # names the nested key
     raise NMTError(
-        f"trainer.resume={path} was trained with {name}.{key}={saved.get(key)!r} but this run has "
-        f"{name}.{key}={current.get(key)!r}; resume with the same {name} settings or start a new run."
+        f"trainer.resume={path} was trained with {key}={saved_value!r} but this run has "
+        f"{key}={value!r}; resume with the same {name} settings or start a new run."
     )
 
 

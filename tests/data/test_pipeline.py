@@ -6,11 +6,13 @@ import errno
 import os
 import re
 from dataclasses import replace
+from pathlib import Path
 
+import datasets
 import pytest
 
 from nmt.data import pipeline
-from nmt.data.corpus import CorpusConfig
+from nmt.data.corpus import CorpusConfig, load_pairs
 from nmt.data.pipeline import load_clean_pairs, prepare_corpus
 from nmt.data.tokenizer import TokenizerConfig
 from nmt.errors import NMTError
@@ -61,8 +63,18 @@ def test_tokenizing_with_several_workers_writes_the_same_cache_files_as_one(corp
                                                                            monkeypatch):
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)  # the tiny splits get workers too
     monkeypatch.setattr(pipeline, "TOKENIZE_BATCH", 16)
+    processes = []
+    real_map = datasets.Dataset.map
+
+    def counting_map(self, *args, **kwargs):
+        processes.append(kwargs.get("num_proc"))
+        return real_map(self, *args, **kwargs)
+
+    monkeypatch.setattr(datasets.Dataset, "map", counting_map)
     one = prepare_corpus(local_corpus(corpus_dir, num_workers=1), TOKENIZER, data_dir=tmp_path / "one")
+    assert 2 not in processes
     two = prepare_corpus(local_corpus(corpus_dir, num_workers=2), TOKENIZER, data_dir=tmp_path / "two")
+    assert 2 in processes  # the train split was tokenized by two worker processes
     assert one.cache_dir.relative_to(tmp_path / "one") == two.cache_dir.relative_to(tmp_path / "two")
     for split in ("train", "validation", "test"):
         files = sorted((one.cache_dir / "tokenized" / split).glob("data-*.arrow"))
@@ -72,9 +84,10 @@ def test_tokenizing_with_several_workers_writes_the_same_cache_files_as_one(corp
 
 
 def test_a_local_corpus_is_streamed_into_memory_mapped_arrow_files(corpus_dir, local_corpus, tmp_path):
-    prepared = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path)
-    train = prepared.splits["train"]
-    assert train.cache_files and all(str(prepared.cache_dir) in f["filename"] for f in train.cache_files)
+    loaded = load_pairs(local_corpus(corpus_dir), cache_dir=tmp_path / "hub", work_dir=tmp_path / "stream")
+    for split, dataset in loaded.items():
+        assert [Path(f["filename"]) for f in dataset.cache_files] == [tmp_path / "stream" / f"{split}.arrow"]
+    assert loaded["train"][0]["src"] == (corpus_dir / "train.de").read_text(encoding="utf-8").splitlines()[0]
 
 
 def test_token_ids_match_the_tokenizer_and_are_stored_compactly(corpus_dir, local_corpus, tmp_path):

@@ -204,6 +204,14 @@ def test_resume_with_another_model_config_names_the_differing_key(tmp_path, toy_
                      resume_from=tmp_path / "checkpoints" / "last.pt")
 
 
+def test_resume_with_another_nested_data_setting_names_the_dotted_key(tmp_path, toy_inputs):
+    inputs = RunInputs(**{**toy_inputs.__dict__, "data_config": {"name": "toy", "clean": {"max_len": 50}}})
+    make_trainer(inputs, tmp_path, max_steps=2, validate_every=2).fit()
+    changed = RunInputs(**{**toy_inputs.__dict__, "data_config": {"name": "toy", "clean": {"max_len": 5}}})
+    with pytest.raises(NMTError, match=r"data\.clean\.max_len=50 but this run has data\.clean\.max_len=5;"):
+        make_trainer(changed, tmp_path, resume_from=tmp_path / "checkpoints" / "last.pt")
+
+
 def test_resume_from_a_weights_only_checkpoint_is_refused(tmp_path, toy_inputs):
     make_trainer(toy_inputs, tmp_path, max_steps=2, validate_every=2).fit()
     with pytest.raises(NMTError, match=r"best\.pt holds no training state"):
