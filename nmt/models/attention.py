@@ -7,11 +7,17 @@ all masked gets all-zero weights and a zero context rather than NaN.
 
 Keys that can be projected once per source sentence (`project_keys`) are projected in the
 model's `encode` and travel inside the decoder state; nothing is cached on a module.
+
+Every module has a `weights_hook` (None by default): a function that receives the weights
+after the softmax, as (B, H, T, S) with the mask that made them, and returns the weights
+to use instead (same shape). Analysis sets it to record weights, mask heads or replace
+attention (nmt/models/inspection.py); while one is set, weights are always computed explicitly.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -26,6 +32,9 @@ FEW_QUERIES = 8  # up to this many queries per row, MultiHeadAttention in eval m
 LuongScore = Literal["dot", "general", "concat"]
 LUONG_SCORES: tuple[str, ...] = ("dot", "general", "concat")
 
+WeightsHook = Callable[[Tensor, "Tensor | None"], Tensor]
+"""(attn_weights (B, H, T, S), bool mask broadcastable to it or None) -> the weights to use, same shape."""
+
 
 def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
     """Softmax over the last dim, exactly 0 where `mask` (broadcastable bool) is False.
@@ -38,9 +47,11 @@ def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
     return weights.masked_fill(~mask, 0.0)
 
 
-def _weighted_sum(scores: Tensor, value: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+def _weighted_sum(scores: Tensor, value: Tensor, mask: Tensor, hook: WeightsHook | None) -> tuple[Tensor, Tensor]:
     """scores (B, T, S), value (B, S, Dv), mask (B, S) -> context (B, T, Dv), attn_weights (B, T, S)."""
     attn_weights = masked_softmax(scores, mask.unsqueeze(1))  # (B, T, S)
+    if hook is not None:  # seen as one head: (B, 1, T, S)
+        attn_weights = hook(attn_weights.unsqueeze(1), mask[:, None, None, :]).squeeze(1)
     return torch.bmm(attn_weights, value), attn_weights  # (B, T, Dv)
 
 
@@ -57,6 +68,7 @@ class AdditiveAttention(nn.Module):
         self.query_proj = nn.Linear(query_dim, attention_dim)  # W (its bias is the only one needed)
         # No bias on v: a constant added to every score cancels in the softmax and would get no gradient.
         self.score_proj = nn.Linear(attention_dim, 1, bias=False)  # v
+        self.weights_hook: WeightsHook | None = None
 
     def project_keys(self, key: Tensor) -> Tensor:
         """key (B, S, Dk) -> U key (B, S, Da), once per source sentence."""
@@ -71,7 +83,7 @@ class AdditiveAttention(nn.Module):
         queries = query.unsqueeze(1) if single_step else query  # (B, T, Dq)
         energy = torch.tanh(self.query_proj(queries).unsqueeze(2) + key.unsqueeze(1))  # (B, T, S, Da)
         scores = self.score_proj(energy).squeeze(-1)  # (B, T, S)
-        context, attn_weights = _weighted_sum(scores, value, mask)
+        context, attn_weights = _weighted_sum(scores, value, mask, self.weights_hook)
         if single_step:
             return context.squeeze(1), attn_weights.squeeze(1)  # (B, Dv), (B, S)
         return context, attn_weights
@@ -105,6 +117,7 @@ class MultiplicativeAttention(nn.Module):
             self.key_proj = nn.Linear(key_dim, attention_dim, bias=False)  # W_a, key block
             self.query_proj = nn.Linear(query_dim, attention_dim, bias=False)  # W_a, query block
             self.score_proj = nn.Linear(attention_dim, 1, bias=False)  # v_a
+        self.weights_hook: WeightsHook | None = None
 
     def project_keys(self, key: Tensor) -> Tensor:
         """key (B, S, Dk) -> (B, S, Dq) for dot/general, (B, S, Da) for concat; once per sentence."""
@@ -122,7 +135,7 @@ class MultiplicativeAttention(nn.Module):
             scores = self.score_proj(energy).squeeze(-1)  # (B, T, S)
         else:
             scores = torch.bmm(queries, key.transpose(1, 2))  # (B, T, S)
-        context, attn_weights = _weighted_sum(scores, value, mask)
+        context, attn_weights = _weighted_sum(scores, value, mask, self.weights_hook)
         if single_step:
             return context.squeeze(1), attn_weights.squeeze(1)  # (B, Dv), (B, S)
         return context, attn_weights
@@ -154,6 +167,7 @@ class MultiHeadAttention(nn.Module):
         self.dropout = dropout
         self.in_proj = nn.Linear(d_model, 3 * d_model)  # [W^Q; W^K; W^V]
         self.out_proj = nn.Linear(d_model, d_model)  # W^O
+        self.weights_hook: WeightsHook | None = None
 
     def _split_heads(self, x: Tensor) -> Tensor:
         batch_size, length, _ = x.shape
@@ -193,13 +207,16 @@ class MultiHeadAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         # Inference with a few queries per row (a decoding step: one per row, or one per beam of
         # a sentence): the CPU fused kernel is 2-3x slower here than two small batched matmuls.
-        if need_weights or (not self.training and q.size(2) <= FEW_QUERIES):
+        hook = self.weights_hook
+        if need_weights or hook is not None or (not self.training and q.size(2) <= FEW_QUERIES):
             if is_causal:
                 length = q.size(2)
                 causal_mask = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
                 mask = causal_mask if mask is None else mask & causal_mask  # (B, H, T, T)
             scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, S)
             attn_weights = masked_softmax(scores, mask)  # (B, H, T, S)
+            if hook is not None:
+                attn_weights = hook(attn_weights, mask)
             context = dropout(attn_weights, dropout_p, self.training) @ v  # (B, H, T, Dh)
             attn_weights = attn_weights if need_weights else None
         else:
