@@ -18,7 +18,10 @@ Sections (each figure is the median of repeated timing windows or repetitions):
   translate defaults (configs/translate.yaml), BLEU, peak RSS; a preset without --checkpoint is
   decoded untrained, which bounds the cost (outputs run to the length limit) but not the BLEU;
 - attention: forward+backward time and saved-activation memory of additive, multiplicative
-  (general) and scaled-dot-product attention as the source grows from 32 to 512 tokens.
+  (general) and scaled-dot-product attention as the source grows from 32 to 512 tokens;
+- scale: nmt-prepare and nmt-train start-up against corpus size (29k to 1M pairs);
+- ddp: the same Transformer updates on 1 process x 2 threads (accumulate 2) and on torchrun's
+  2 processes x 1 thread: tokens/s and peak RSS per process.
 
 Each training and decoding configuration runs in its own process (peak RSS from wait4), with
 torch threads = --threads. The step timed is the library's: model forward, the label-smoothed
@@ -45,6 +48,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks.children import RESULT_PREFIX, child_decode, child_train  # noqa: E402
+from benchmarks.distributed import run_distributed  # noqa: E402
 from benchmarks.kernels import attention_scaling, matmul_ceiling  # noqa: E402
 from benchmarks.report import report_text  # noqa: E402
 from benchmarks.scale import run_scale  # noqa: E402
@@ -54,7 +58,7 @@ from nmt.device import configure_cpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ("transformer", "rnn_bahdanau", "rnn_luong", "rnn_plain")
-SECTIONS = ("ceiling", "prepare", "train", "scaling", "decode", "attention", "scale")
+SECTIONS = ("ceiling", "prepare", "train", "scaling", "decode", "attention", "scale", "ddp")
 SCALE_SIZES = (29_000, 290_000, 1_015_000)  # pairs; --scale-large adds 4.5 M
 
 
@@ -265,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("nmt-prepare and nmt-train start-up vs corpus size", flush=True)
         sizes = SCALE_SIZES[:1] if args.quick else SCALE_SIZES + ((4_500_000,) if args.scale_large else ())
         report["scale"] = run_scale(args, sizes, workers=args.scale_workers)
+    if "ddp" in args.sections:
+        print("one process x 2 threads vs torchrun 2 processes x 1 thread", flush=True)
+        report["ddp"] = run_distributed(args, steps=30 if args.quick else 200)
     text = report_text(report)
     print("\n" + text)
     report["table"] = text

@@ -61,6 +61,7 @@ class TrainerConfig:
     keep_checkpoints: int
     resume: bool | str
     tensorboard: bool
+    distributed_timeout: float
 
     def __post_init__(self) -> None:
         check_fields(self, prefix="trainer")
@@ -68,6 +69,9 @@ class TrainerConfig:
         check_at_least(self, 0, "max_epochs", "max_steps", "validate_every", "checkpoint_every", "keep_checkpoints",
                        "patience", "warmup_steps", "plateau_patience", "threads", "val_max_sentences", "min_lr",
                        "weight_decay", "clip_grad_norm", "val_max_len_a", "val_max_len_b", prefix="trainer")
+        if not self.distributed_timeout > 0:
+            raise NMTError(f"trainer.distributed_timeout={self.distributed_timeout} must be a positive number of "
+                           "seconds, e.g. 1800.")
         if not self.lr > 0:
             raise NMTError(f"trainer.lr={self.lr} must be a positive number.")
         if not self.adam_eps > 0:
@@ -96,7 +100,7 @@ class TrainerConfig:
         return parse_duration(self.max_time)
 
 
-def parse_duration(value: str | int | float | None) -> float | None:
+def parse_duration(value: str | float | None) -> float | None:
     """ "01:30:00" -> 5400.0; 90 -> 90.0; None -> None."""
     if value is None:
         return None

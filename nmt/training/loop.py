@@ -9,6 +9,12 @@ SIGINT and SIGTERM stop the loop at the next such boundary, after saving `last.p
 One Trainer at a time writes a run directory: it holds the directory's lock from
 construction until `fit()` returns.
 
+Under torchrun (`nmt.training.distributed`) every rank runs this loop over the same batch
+plan: an update takes the next accumulate x world_size batches, each rank every
+world_size-th of them, and the loss is normalised by the target tokens of all of them, so
+N ranks make the updates one process makes with accumulate=N. Rank 0 alone validates,
+logs and writes checkpoints; stopping is decided together.
+
 Nothing in the hot loop reads a value back from the device: losses and the
 "first non-finite step" accumulate as tensors and are read at log intervals,
 validations and saves.
@@ -19,25 +25,30 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from nmt.checkpoint import Checkpoint, first_difference, load_checkpoint, periodic_checkpoints, save_checkpoint
-from nmt.data.batching import Batch, token_batches
+from nmt.checkpoint import Checkpoint, load_checkpoint, periodic_checkpoints, save_checkpoint
+from nmt.data.batching import token_batches
 from nmt.device import autocast
 from nmt.errors import NMTError
 from nmt.models.seq2seq import Seq2Seq
 from nmt.training.config import TrainerConfig, rng_state, set_rng_state
+from nmt.training.distributed import Ranks
 from nmt.training.inputs import RunInputs
 from nmt.training.loss import label_smoothed_loss
+from nmt.training.resume import training_state_to_resume
 from nmt.training.run_directory import RunDirectoryLock, write_error
-from nmt.training.run_log import LossMeter, RunLogger
+from nmt.training.run_log import LossMeter, RunLogger, SilentRunLogger
 from nmt.training.schedules import EarlyStopping, LearningRateSchedule, resolve_schedule
 from nmt.training.stopping import StopOnSignal
 from nmt.training.validation import Validator
@@ -67,11 +78,16 @@ class Trainer:
     """Owns one run: model, optimizer, schedule, counters, and the run directory's outputs."""
 
     def __init__(self, *, model: Seq2Seq, inputs: RunInputs, config: TrainerConfig, device: torch.device,
-                 output_dir: Path, resume_from: Path | None = None) -> None:
+                 output_dir: Path, resume_from: Path | None = None, ranks: Ranks | None = None) -> None:
         self.model, self.inputs, self.config, self.device = model.to(device), inputs, config, device
+        self.ranks = ranks or Ranks()
         self.output_dir = Path(output_dir)
         self.checkpoint_dir = self.output_dir / "checkpoints"
-        self.forward_model = torch.compile(self.model) if config.compile else self.model
+        # DDP broadcasts rank 0's weights now and all-reduces gradients in backward.
+        self.distributed_model = (DistributedDataParallel(self.model, device_ids=[device] if device.type == "cuda"
+                                                          else None) if self.ranks.distributed else None)
+        training_model = self.distributed_model or self.model
+        self.forward_model = torch.compile(training_model) if config.compile else training_model
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.adam_betas,
                                            eps=config.adam_eps, weight_decay=config.weight_decay)
         mode = "min" if config.metric == "loss" else "max"
@@ -88,23 +104,27 @@ class Trainer:
         self.last_saved_step: int | None = None
         self.last_validated_step: int | None = None
         self.latest_metrics: dict[str, Any] = {}
-        self.interval_meter, self.validation_meter = LossMeter(device), LossMeter(device)
+        self.interval_meter, self.validation_meter = LossMeter(device, self.ranks), LossMeter(device, self.ranks)
         self._first_bad_step = torch.zeros((), dtype=torch.long, device=device)
         self._rng_to_restore: dict[str, Any] | None = None
         self._signals = StopOnSignal()
-        self._run_lock = RunDirectoryLock.acquire(self.output_dir)  # before anything reads or writes the run
+        # Before anything reads or writes the run; rank 0 is the run directory's one writer.
+        self._run_lock = RunDirectoryLock.acquire(self.output_dir) if self.ranks.is_main else None
         try:
             self._open_run(resume_from)
         except BaseException:
-            self._run_lock.release()
+            self._release_run()
             raise
 
     def _open_run(self, resume_from: Path | None) -> None:
         if resume_from is not None:
             self._resume(resume_from)
-        elif (self.checkpoint_dir / "last.pt").exists():
+        elif self.ranks.is_main and (self.checkpoint_dir / "last.pt").exists():
             log.warning("%s holds checkpoints of an earlier run; this new run overwrites them as it saves "
                         "(trainer.resume=true would continue that run instead)", self.checkpoint_dir)
+        if not self.ranks.is_main:
+            self.logger = SilentRunLogger()
+            return
         try:
             self.logger = RunLogger(self.output_dir, tensorboard=self.config.tensorboard,
                                     resumed_step=self.step if resume_from is not None else None)
@@ -133,7 +153,7 @@ class Trainer:
             raise write_error(error.filename or self.output_dir, error) from None
         finally:
             self.logger.close()
-            self._run_lock.release()
+            self._release_run()
         if stop_signal is not None:
             log.info("%s at step %d; resume with hydra.run.dir=%s trainer.resume=true",
                      stop_reason, self.step, self.output_dir.resolve())
@@ -160,9 +180,9 @@ class Trainer:
                     self._validate_and_save()
                 stop_reason = self._stop_reason()
         # Read once, here: a signal during the final validation of a finished run does not interrupt it.
-        stop_signal = self._signals.signum
+        stop_signal = self._shared_stop_flags()[0]
         if stop_signal is not None:
-            stop_reason = f"interrupted by {self._signals.name}"
+            stop_reason = f"interrupted by {signal.Signals(stop_signal).name}"
         elif self.last_validated_step != self.step:
             self._validate_and_save()
         if self.last_saved_step != self.step:
@@ -175,11 +195,12 @@ class Trainer:
                                 batch_tokens=self.config.batch_tokens, shuffle=True,
                                 seed=self.config.seed, epoch=self.epoch)
         progress = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch}", unit="batch",
-                        file=sys.stderr, disable=not sys.stderr.isatty(), leave=False, dynamic_ncols=True)
+                        file=sys.stderr, disable=not (sys.stderr.isatty() and self.ranks.is_main), leave=False, dynamic_ncols=True)
         with progress:
+            per_update = self.config.accumulate * self.ranks.world_size
             while self.batch_in_epoch < len(batches):
-                group = batches[self.batch_in_epoch:self.batch_in_epoch + self.config.accumulate]
-                self._update([self.inputs.train.batch(indices) for indices in group])
+                group = batches[self.batch_in_epoch:self.batch_in_epoch + per_update]
+                self._update(group)
                 self.batch_in_epoch += len(group)
                 progress.update(len(group))
                 if self.step % self.config.log_every == 0:
@@ -196,42 +217,75 @@ class Trainer:
                     return reason
         return None
 
-    def _update(self, batches: list[Batch]) -> None:
-        """One optimizer update from `batches` (gradient accumulation); the loss is a mean per target token."""
-        num_tokens = sum(batch.num_tgt_tokens for batch in batches)
+    def _update(self, group: list[np.ndarray]) -> None:
+        """One optimizer update from `group`, the plan's next batches (row indices): this rank's share is every
+        world_size-th one (gradient accumulation over it), the loss a mean per target token of the whole group."""
+        train, world_size = self.inputs.train, self.ranks.world_size
+        assert train.tgt_lengths is not None
+        num_tokens = sum(int(train.tgt_lengths[indices].sum()) + len(indices) for indices in group)  # + EOS each
+        share = group[self.ranks.rank::world_size]
+        # The epoch's last group can leave a rank without a batch: it still joins the gradient
+        # all-reduce, with a zero contribution, so every rank makes the same updates.
+        idle = not share
         total_loss = torch.zeros((), device=self.device)
         nll_sum = torch.zeros((), device=self.device)
-        for batch in batches:
-            batch = batch.to(self.device, non_blocking=True)
-            with self._autocast():
-                logits = self.forward_model(batch.src, batch.src_mask, batch.tgt_in)   # (B, T, V)
-            loss, nll = label_smoothed_loss(logits, batch.tgt_out, smoothing=self.config.label_smoothing)
-            (loss / num_tokens).backward()
-            total_loss += loss.detach()
-            nll_sum = nll_sum + nll.detach()
+        local_tokens = 0
+        for position, indices in enumerate(share or group[:1]):
+            batch = train.batch(indices).to(self.device, non_blocking=True)
+            with self._gradient_sync(last=position == len(share) - 1 or idle):
+                with self._autocast():
+                    logits = self.forward_model(batch.src, batch.src_mask, batch.tgt_in)   # (B, T, V)
+                loss, nll = label_smoothed_loss(logits, batch.tgt_out, smoothing=self.config.label_smoothing)
+                # DDP averages gradients over ranks: scaling by world_size makes that a sum.
+                (loss * 0.0 if idle else loss * world_size / num_tokens).backward()
+            if not idle:
+                total_loss += loss.detach()
+                nll_sum = nll_sum + nll.detach()
+                local_tokens += batch.num_tgt_tokens
         if self.config.clip_grad_norm > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
             total_loss = total_loss + norm * 0.0  # a non-finite gradient norm marks the step bad too
         self.step += 1
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.schedule.lr(self.step)
+        for param_group in self.optimizer.param_groups:
+            param_group["lr"] = self.schedule.lr(self.step)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         bad = ~torch.isfinite(total_loss) & (self._first_bad_step == 0)
         self._first_bad_step = torch.where(bad, self.step, self._first_bad_step)
-        self.interval_meter.add(nll_sum, num_tokens)
-        self.validation_meter.add(nll_sum, num_tokens)
-        if self.device.type == "cpu":
-            self._check_finite()  # reading a CPU tensor costs nothing: stop at the very step
+        self.interval_meter.add(nll_sum, local_tokens)
+        self.validation_meter.add(nll_sum, local_tokens)
+        if self.device.type == "cpu" and not self.ranks.distributed:
+            self._check_finite()  # reading a CPU tensor costs nothing: stop at the very step (ranks: _stop_reason)
+
+    def _gradient_sync(self, *, last: bool) -> contextlib.AbstractContextManager:
+        """Under DDP, gradients are all-reduced in the backward of a rank's last batch of the update only."""
+        if self.distributed_model is None or last:
+            return contextlib.nullcontext()
+        return self.distributed_model.no_sync()
+
+    def _shared_stop_flags(self) -> tuple[int | None, bool]:
+        """(the stop signal's number or None, whether max_time has passed), agreed on by all ranks.
+
+        Under several processes one collective also shares the first non-finite step, so that
+        every rank stops at the step any of them saw it.
+        """
+        signum = self._signals.signum or 0
+        time_up = self._max_time is not None and self.elapsed >= self._max_time
+        if self.ranks.distributed:
+            signum, time_up, bad_step = self.ranks.max_ints([signum, int(time_up), int(self._first_bad_step)])
+            self._first_bad_step.fill_(bad_step)
+            self._check_finite(shared=True)
+        return signum or None, bool(time_up)
 
     def _stop_reason(self) -> str | None:
         """Read at update boundaries only, so a stopped run is always at one, ready to save and resume."""
         config = self.config
-        if self._signals.signum is not None:
-            return f"interrupted by {self._signals.name}"
+        stop_signal, time_up = self._shared_stop_flags()
+        if stop_signal is not None:
+            return f"interrupted by {signal.Signals(stop_signal).name}"
         if config.max_steps and self.step >= config.max_steps:
             return f"max_steps={config.max_steps} reached"
-        if self._max_time is not None and self.elapsed >= self._max_time:
+        if time_up:
             return f"max_time={config.max_time} reached"
         if self.early_stopping.should_stop:
             return f"no improvement of val {config.metric} in {config.patience} validations (early stopping)"
@@ -246,7 +300,8 @@ class Trainer:
         started = time.monotonic()
         self._check_finite()
         train_loss, tokens_per_s = self.validation_meter.read_and_reset()
-        scores = self.validator.run(self.model, step=self.step)
+        # Rank 0 validates; every rank takes its scores, so best, early stopping and lr agree everywhere.
+        scores = self.ranks.broadcast(self.validator.run(self.model, step=self.step) if self.ranks.is_main else None)
         self.model.train()
         value = scores[self.config.metric]
         is_best = self.early_stopping.observe(value, step=self.step)
@@ -281,7 +336,11 @@ class Trainer:
         self.last_saved_step = self.step
 
     def _write_checkpoint(self, name: str, checkpoint: Checkpoint) -> None:
-        """save_checkpoint, atomic: a failed write (disk full, read-only) keeps the previous file and ends the run."""
+        """save_checkpoint, atomic: a failed write (disk full, read-only) keeps the previous file and ends the run.
+
+        Rank 0 alone writes."""
+        if not self.ranks.is_main:
+            return
         path = self.checkpoint_dir / name
         try:
             save_checkpoint(path, checkpoint)
@@ -299,7 +358,9 @@ class Trainer:
             tokenizer_config=inputs.tokenizer_config, training_state=training_state, metrics=metrics)
 
     def _training_state(self) -> dict[str, Any]:
-        return {
+        """Everything a resumed run needs; under several processes also each rank's random state (a collective)."""
+        per_rank = self.ranks.gather(rng_state()) if self.ranks.distributed else None
+        return {"world_size": self.ranks.world_size, **({"rng_per_rank": per_rank} if per_rank else {}),
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "elapsed_s": self.elapsed, "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(), "early_stopping": self.early_stopping.state_dict(),
@@ -310,20 +371,15 @@ class Trainer:
 
     def _prune_periodic(self) -> None:
         """Keep the newest keep_checkpoints step-N.pt; files of a later step belong to an earlier run: left alone."""
+        if not self.ranks.is_main:
+            return
         steps = periodic_checkpoints(self.checkpoint_dir)
         for step in sorted(step for step in steps if step <= self.step)[:-self.config.keep_checkpoints]:
             steps[step].unlink(missing_ok=True)
 
     def _resume(self, path: Path) -> None:
         checkpoint = load_checkpoint(path)
-        state = checkpoint.training_state
-        if state is None:
-            raise NMTError(f"trainer.resume={path} holds no training state (best.pt keeps weights only); "
-                           "resume from last.pt or a step-N.pt checkpoint.")
-        for name, saved, current in (("model", checkpoint.model_config, self.inputs.model_config),
-                                     ("data", checkpoint.data_config, self.inputs.data_config),
-                                     ("tokenizer", checkpoint.tokenizer_config, self.inputs.tokenizer_config)):
-            _require_same_config(name, saved, current, path=path)
+        state = training_state_to_resume(checkpoint, path=path, inputs=self.inputs, world_size=self.ranks.world_size)
         self.model.load_state_dict(checkpoint.model_state)
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
@@ -332,7 +388,8 @@ class Trainer:
         self.elapsed_before = state["elapsed_s"]
         self.last_validated_step, self.latest_metrics = state["last_validated_step"], state["latest_metrics"]
         self.last_saved_step = self.step
-        self._rng_to_restore = state["rng"]  # set when fit() starts, so nothing in between can draw from it
+        # Set when fit() starts, so nothing in between can draw from it.
+        self._rng_to_restore = state["rng_per_rank"][self.ranks.rank] if self.ranks.distributed else state["rng"]
         log.info("resumed from %s at step %d (epoch %d, batch %d of the epoch)",
                  path, self.step, self.epoch, self.batch_in_epoch)
 
@@ -351,8 +408,15 @@ class Trainer:
     def _autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.config.precision)
 
-    def _check_finite(self) -> None:
+    def _release_run(self) -> None:
+        if self._run_lock is not None:
+            self._run_lock.release()
+
+    def _check_finite(self, *, shared: bool = False) -> None:
+        """Raise when a step's loss or gradient norm was not finite; `shared`: the value is already all ranks'."""
         bad_step = int(self._first_bad_step)
+        if self.ranks.distributed and not shared:
+            bad_step = self.ranks.max_ints([bad_step])[0]
         if bad_step:
             kept = (f"the last good checkpoint {self.checkpoint_dir / 'last.pt'} (step {self.last_saved_step}) is kept"
                     if self.last_saved_step is not None else "no checkpoint had been written yet")
@@ -368,16 +432,6 @@ class Trainer:
         self.logger.interval(step=self.step, epoch=self._epoch_of_last_update, loss=loss, lr=lr,
                              tokens_per_s=tokens_per_s, elapsed=self.elapsed)
         return f"loss={loss:.3f} lr={lr:.2e} tok/s={_si(tokens_per_s)}"
-
-
-def _require_same_config(name: str, saved: dict[str, Any], current: dict[str, Any], *, path: Path) -> None:
-    if saved == current:
-        return
-    key, value, saved_value = first_difference(current, saved, key=name)  # names the nested key
-    raise NMTError(
-        f"trainer.resume={path} was trained with {key}={saved_value!r} but this run has "
-        f"{key}={value!r}; resume with the same {name} settings or start a new run."
-    )
 
 
 def _si(value: float) -> str:

@@ -11,14 +11,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nmt.training.distributed import Ranks
+
 log = logging.getLogger(__name__)
 
 
 class LossMeter:
-    """Summed NLL (kept on the device, so adding never syncs), token count and training time of an interval."""
+    """Summed NLL (kept on the device, so adding never syncs), token count and training time of an interval.
 
-    def __init__(self, device: torch.device) -> None:
+    Under several processes each adds its own batches and `read_and_reset` (called by every
+    rank at the same update) sums them over the ranks.
+    """
+
+    def __init__(self, device: torch.device, ranks: Ranks | None = None) -> None:
         self.device = device
+        self.ranks = ranks or Ranks()
         self._reset()
 
     def _reset(self) -> None:
@@ -36,8 +43,9 @@ class LossMeter:
 
     def read_and_reset(self) -> tuple[float | None, float]:
         """(mean NLL per target token or None when empty, target tokens per second); syncs with the device."""
-        loss = float(self.nll_sum) / self.tokens if self.tokens else None
-        tokens_per_s = self.tokens / max(time.monotonic() - self.start, 1e-9)
+        nll_sum, tokens = self.ranks.sum_floats([float(self.nll_sum), self.tokens])
+        loss = nll_sum / tokens if tokens else None
+        tokens_per_s = tokens / max(time.monotonic() - self.start, 1e-9)
         self._reset()
         return loss, tokens_per_s
 
@@ -80,6 +88,19 @@ class RunLogger:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+class SilentRunLogger(RunLogger):
+    """What ranks other than 0 log: nothing (rank 0 writes the run's log lines, metrics and events)."""
+
+    def __init__(self) -> None:
+        self.writer = None
+
+    def interval(self, **values: Any) -> None:
+        pass
+
+    def validation(self, record: dict[str, Any]) -> None:
+        pass
 
 
 def _lines_up_to(path: Path, step: int) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks.distributed import DISTRIBUTED_COLUMNS
 from benchmarks.scale import SCALE_COLUMNS
 
 
@@ -43,7 +44,8 @@ def report_text(report: dict[str, Any]) -> str:
     for key, title, columns in (("train", "training", TRAIN_COLUMNS), ("scaling", "training vs corpus size", TRAIN_COLUMNS),
                                 ("decode", "decoding (test set)", DECODE_COLUMNS),
                                 ("attention", "attention vs source length (B=32, T=32)", ATTENTION_COLUMNS),
-                                ("scale", "nmt-prepare / nmt-train start-up vs corpus size", SCALE_COLUMNS)):
+                                ("scale", "nmt-prepare / nmt-train start-up vs corpus size", SCALE_COLUMNS),
+                                ("ddp", "one process vs torchrun ranks (same updates)", DISTRIBUTED_COLUMNS)):
         if key in report:
             parts.append(f"== {title}\n{table(report[key], columns)}")
     return "\n\n".join(parts)

@@ -205,3 +205,21 @@ def test_a_bad_model_key_fails_before_any_data_is_prepared(tmp_path):
     with pytest.raises(NMTError, match="model.norm='middle' is not valid: choose one of pre, post"):
         train(cfg, output_dir=tmp_path / "run")
     assert not data_dir.exists() or not any(data_dir.iterdir())
+
+
+def test_torchrun_trains_on_two_processes_with_rank_0_writing_the_run(tmp_path):
+    """The command users type: torchrun -m nmt.cli.train (gloo on CPU, one thread per rank, a shared cache)."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "nmt.cli.train", *TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_steps=6",
+               "trainer.validate_every=3", f"hydra.run.dir={run_dir}"]
+    completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "PYTHONHASHSEED": "0"})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.count("trained 6 steps") == 1  # rank 0 reports; the other rank stays quiet
+    assert "rank 1 of 2 joined the gloo process group" not in completed.stderr  # rank 1 logs warnings only
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in records] == [3, 6]
+    state = load_checkpoint(run_dir / "checkpoints" / "last.pt").training_state
+    assert state["world_size"] == 2 and state["step"] == 6
+    assert len(list((tmp_path / "data").iterdir())) >= 1  # the corpus cache, built once by rank 0

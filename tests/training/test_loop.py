@@ -6,48 +6,22 @@ import errno
 import json
 import logging
 import os
-import random
 import re
 import signal
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from toy_run import TINY_RNN, TINY_TRANSFORMER, build_toy_inputs, trainer_config
 
 import nmt.training.loop
 from nmt.checkpoint import load_checkpoint, save_checkpoint
-from nmt.data.batching import TokenizedSplit
-from nmt.data.tokenizer import TokenizerConfig, train_tokenizer
 from nmt.errors import NMTError
 from nmt.models import build_model
-from nmt.training.config import TrainerConfig, seed_everything
+from nmt.training.config import seed_everything
 from nmt.training.inputs import RunInputs
 from nmt.training.loop import Trainer
 from nmt.training.run_directory import LOCK_NAME
-
-DEFAULTS = yaml.safe_load((Path(__file__).parents[2] / "configs" / "trainer" / "default.yaml").read_text())
-TINY_TRANSFORMER = {
-    "_target_": "nmt.models.transformer.Transformer", "d_model": 32, "num_heads": 2, "num_encoder_layers": 1,
-    "num_decoder_layers": 1, "ff_dim": 64, "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0,
-    "norm": "pre", "positions": "sinusoidal", "max_positions": 64, "scale_embeddings": True,
-    "tie_embeddings": "decoder",
-}
-TINY_RNN = {
-    "_target_": "nmt.models.rnn.RNNSeq2Seq", "cell": "gru", "emb_dim": 16, "encoder_hidden_dim": 16,
-    "encoder_layers": 1, "decoder_hidden_dim": 32, "decoder_layers": 1, "attention": "bahdanau", "bridge": True,
-    "dropout": 0.1, "tie_embeddings": "none",
-}
-WORDS = "red blue green black white small big old new fast slow happy".split()
-
-
-def reversal_pairs(count: int, *, seed: int) -> list[tuple[str, str]]:
-    rng = random.Random(seed)
-    pairs = []
-    for _ in range(count):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(2, 6))]
-        pairs.append((" ".join(words), " ".join(reversed(words))))
-    return pairs
 
 
 @pytest.fixture(autouse=True)
@@ -61,26 +35,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def toy_inputs() -> RunInputs:
-    train, validation = reversal_pairs(400, seed=1), reversal_pairs(24, seed=2)
-    tokenizer_config = TokenizerConfig(model_type="bpe", vocab_size=40, joint=True, character_coverage=1.0,
-                                       input_sentence_size=10_000, seed=0, num_threads=1)
-    tokenizer = train_tokenizer(tokenizer_config, src_sentences=[s for s, _ in train],
-                                tgt_sentences=[t for _, t in train])
-
-    def split(pairs):
-        return TokenizedSplit.from_lists(tokenizer.encode_src([s for s, _ in pairs]),
-                                         tokenizer.encode_tgt([t for _, t in pairs]))
-
-    return RunInputs(train=split(train), validation=split(validation),
-                     validation_sources=[s for s, _ in validation], validation_references=[t for _, t in validation],
-                     tokenizer=tokenizer, model_config=TINY_TRANSFORMER, data_config={"name": "toy"},
-                     tokenizer_config=tokenizer_config.to_dict())
-
-
-def trainer_config(**overrides) -> TrainerConfig:
-    settings = {**DEFAULTS, "batch_tokens": 256, "lr": 3e-3, "warmup_steps": 10, "max_epochs": 0, "max_steps": 12,
-                "validate_every": 4, "log_every": 2, "patience": 0, "tensorboard": False, "deterministic": True}
-    return TrainerConfig.from_dict({**settings, **overrides})
+    return build_toy_inputs()
 
 
 def make_trainer(inputs: RunInputs, output_dir: Path, *, resume_from: Path | None = None, model_config=None,
