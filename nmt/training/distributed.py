@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -31,6 +31,7 @@ from nmt.errors import NMTError
 log = logging.getLogger(__name__)
 
 _ENVIRONMENT = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,16 @@ class Ranks:
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()
+
+
+def rank_share(group: Sequence[T], ranks: Ranks) -> tuple[list[T], bool]:
+    """This rank's batches of an update's `group` (every world_size-th, from its rank) and whether it is idle.
+
+    An idle rank (the epoch's last group can be shorter than the world) gets the group's first
+    batch to run with a zero weight: it must still join the gradient all-reduce.
+    """
+    share = list(group[ranks.rank::ranks.world_size])
+    return (share, False) if share else (list(group[:1]), True)
 
 
 def ranks_from_environment() -> Ranks:

@@ -43,7 +43,7 @@ from nmt.device import autocast
 from nmt.errors import NMTError
 from nmt.models.seq2seq import Seq2Seq
 from nmt.training.config import TrainerConfig, rng_state, set_rng_state
-from nmt.training.distributed import Ranks
+from nmt.training.distributed import Ranks, rank_share
 from nmt.training.inputs import RunInputs
 from nmt.training.loss import label_smoothed_loss
 from nmt.training.resume import training_state_to_resume
@@ -223,16 +223,13 @@ class Trainer:
         train, world_size = self.inputs.train, self.ranks.world_size
         assert train.tgt_lengths is not None
         num_tokens = sum(int(train.tgt_lengths[indices].sum()) + len(indices) for indices in group)  # + EOS each
-        share = group[self.ranks.rank::world_size]
-        # The epoch's last group can leave a rank without a batch: it still joins the gradient
-        # all-reduce, with a zero contribution, so every rank makes the same updates.
-        idle = not share
+        share, idle = rank_share(group, self.ranks)  # idle: a zero contribution, so all ranks make the same updates
         total_loss = torch.zeros((), device=self.device)
         nll_sum = torch.zeros((), device=self.device)
         local_tokens = 0
-        for position, indices in enumerate(share or group[:1]):
+        for position, indices in enumerate(share):
             batch = train.batch(indices).to(self.device, non_blocking=True)
-            with self._gradient_sync(last=position == len(share) - 1 or idle):
+            with self._gradient_sync(last=position == len(share) - 1):
                 with self._autocast():
                     logits = self.forward_model(batch.src, batch.src_mask, batch.tgt_in)   # (B, T, V)
                 loss, nll = label_smoothed_loss(logits, batch.tgt_out, smoothing=self.config.label_smoothing)
