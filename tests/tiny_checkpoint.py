@@ -85,3 +85,15 @@ def one_cpu_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def tiny_analysis_context(directory: Path, model_config: dict = MODEL_CONFIG, alignments=None):
+    """An AnalysisContext over PAIRS with a tiny checkpoint of `model_config` written in `directory`."""
+    from nmt.analysis.core import AnalysisContext, make_examples
+    from nmt.inference.translation import load_for_translation
+
+    path = build_tiny_checkpoint(directory, model_config=model_config)
+    _, model, tokenizer = load_for_translation(path, device=torch.device("cpu"))
+    examples = make_examples(tokenizer, [s for s, _ in PAIRS], [t for _, t in PAIRS], alignments)
+    return AnalysisContext(model=model, tokenizer=tokenizer, examples=examples, device=torch.device("cpu"),
+                           batch_tokens=60)

@@ -102,13 +102,19 @@ def words_of_pieces(pieces: Sequence[str]) -> list[int]:
 
 
 def make_examples(tokenizer: Tokenizer, sources: Sequence[str], references: Sequence[str],
-                  alignments: Sequence[Alignment | None] | None = None) -> list[Example]:
-    """Examples from raw pairs; pairs with an empty side are left out (the caller reports counts)."""
+                  alignments: Sequence[Alignment | None] | None = None, *,
+                  model: Seq2Seq | None = None) -> list[Example]:
+    """Examples from raw pairs. Left out (the caller reports the count): pairs with an empty side, and with
+    `model`, pairs longer than its positions allow (EOS / BOS included)."""
     src_ids = tokenizer.encode_src([text.strip() for text in sources])
     tgt_ids = tokenizer.encode_tgt([text.strip() for text in references])
+    max_src = model.max_src_len if model is not None else None
+    max_tgt = model.max_tgt_len if model is not None else None
     examples = []
     for index, (src, ref, s_ids, t_ids) in enumerate(zip(sources, references, src_ids, tgt_ids)):
         if not s_ids or not t_ids:
+            continue
+        if (max_src is not None and len(s_ids) + 1 > max_src) or (max_tgt is not None and len(t_ids) + 1 > max_tgt):
             continue
         examples.append(Example(
             src=src.strip(), ref=ref.strip(), src_ids=s_ids, tgt_ids=t_ids,
@@ -154,14 +160,16 @@ class AnalysisContext:
         """
         if self._forced is None:
             self._forced = {name: [np.empty(0, np.float32)] * len(self.examples) for name in self.modules}
-            recorded: dict[str, torch.Tensor] = {}
+            recorded: dict[str, list[torch.Tensor]] = {}
             hooks = {name: _recorder(recorded, name) for name in self.modules}
             for rows in self.batches():
                 recorded.clear()
                 batch = self._batch(rows)
                 with torch.no_grad(), weights_hooks(self.model, hooks):
                     self.model(batch.src, batch.src_mask, batch.tgt_in)
-                for name, batch_weights in recorded.items():
+                for name, calls in recorded.items():
+                    # An RNN decoder attends once per target step: its calls are joined along T.
+                    batch_weights = torch.cat(calls, dim=2)  # (B, H, T, S)
                     for position, row in enumerate(rows):
                         example = self.examples[row]
                         src_len, tgt_len = len(example.src_ids) + 1, len(example.tgt_ids) + 1
@@ -218,10 +226,10 @@ class AnalysisContext:
         return collate([e.src_ids for e in examples], targets, list(rows)).to(self.device)
 
 
-def _recorder(recorded: dict[str, torch.Tensor], name: str) -> WeightsHook:
-    """A hook that keeps a CPU float32 copy of the weights under `name` and changes nothing."""
+def _recorder(recorded: dict[str, list[torch.Tensor]], name: str) -> WeightsHook:
+    """A hook that appends a CPU float32 copy of the weights of each call under `name` and changes nothing."""
     def hook(weights: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        recorded[name] = weights.detach().float().cpu()
+        recorded.setdefault(name, []).append(weights.detach().float().cpu())
         return weights
     return hook
 

@@ -1,4 +1,5 @@
-"""What every entry point shares: user errors as one line on stderr, logging set-up, the ckpt and data_dir paths."""
+"""What every entry point shares: user errors as one line on stderr, logging set-up, the ckpt and data_dir paths,
+and which corpus a checkpoint is scored or analysed on."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from nmt.data.validation import check_value
 from nmt.errors import NMTError
+
+if TYPE_CHECKING:
+    from nmt.data.corpus import CorpusConfig
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -77,3 +81,21 @@ def required_checkpoints(cfg: DictConfig, key: str = "ckpt") -> list[Path]:
 def data_dir(cfg: DictConfig) -> Path:
     """paths.data_dir: where corpora, SentencePiece models and token caches live."""
     return Path(check_value(cfg.paths.data_dir, str, key="paths.data_dir"))
+
+
+def given_corpus(cfg: DictConfig) -> CorpusConfig | None:
+    """The `data=` preset given on the command line, checked now; None means the corpus stored in the checkpoint."""
+    from nmt.data.corpus import CorpusConfig  # imports datasets: only the commands that read a corpus pay for it
+
+    if "data" in cfg and cfg.data is not None:
+        return CorpusConfig.from_dict(OmegaConf.to_container(cfg.data, resolve=True))  # type: ignore[arg-type]
+    return None
+
+
+def stored_corpus(path: Path, data_config: Mapping[str, Any]) -> CorpusConfig:
+    """The corpus the checkpoint at `path` was trained on, from the data config stored in it."""
+    from nmt.data.corpus import CorpusConfig
+
+    if not data_config:
+        raise NMTError(f"checkpoint {path} records no corpus; name one with data=<preset>, e.g. data=multi30k.")
+    return CorpusConfig.from_dict(data_config)

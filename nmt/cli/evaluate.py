@@ -25,13 +25,20 @@ from typing import Any, Literal
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli.common import data_dir, log_to_stderr, report_user_errors, required_checkpoints
-from nmt.data.corpus import PRONOUN_SPLIT, SPLITS, CorpusConfig
+from nmt.cli.common import (
+    data_dir,
+    given_corpus,
+    log_to_stderr,
+    report_user_errors,
+    required_checkpoints,
+    stored_corpus,
+)
+from nmt.data.corpus import PRONOUN_SPLIT, SPLITS
 from nmt.data.pipeline import load_clean_pairs
 from nmt.data.validation import check_value
 from nmt.device import configure_cpu, resolve_device
 from nmt.errors import NMTError
-from nmt.inference.loading import LoadedTranslator, TextTranslator, load_translator
+from nmt.inference.loading import TextTranslator, load_translator
 from nmt.inference.options import DecodingOptions
 from nmt.metrics import (
     PronounAccuracy,
@@ -52,11 +59,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     values = OmegaConf.to_container(cfg, resolve=True)
     options = DecodingOptions.from_dict(values)  # type: ignore[arg-type]
     _check_evaluate_keys(values)  # type: ignore[arg-type]
-    given_corpus, corpora_dir = _given_corpus(cfg), data_dir(cfg)
+    given, corpora_dir = given_corpus(cfg), data_dir(cfg)
     configure_cpu(options.threads)
     device = resolve_device(options.device)
     loaded = load_translator(checkpoint_paths, options, device=device)  # .pt files or a CTranslate2 export
-    corpus = given_corpus or _stored_corpus(checkpoint_paths[0], loaded)
+    corpus = given or stored_corpus(checkpoint_paths[0], loaded.data_config)
     pairs = load_clean_pairs(corpus, data_dir=corpora_dir)
     if cfg.split not in pairs:
         raise NMTError(f"split={cfg.split} is not in corpus '{corpus.name}'; choose one of {', '.join(pairs)}.")
@@ -113,20 +120,6 @@ def _check_evaluate_keys(values: dict[str, Any]) -> None:
     output = check_value(values["output"], str | None, key="output")
     if output is not None and Path(output).is_file():
         raise NMTError(f"output={output} is a file; name a directory for the hypotheses and scores.")
-
-
-def _given_corpus(cfg: DictConfig) -> CorpusConfig | None:
-    """The `data=` preset given on the command line, checked now; None means the corpus stored in the checkpoint."""
-    if "data" in cfg and cfg.data is not None:
-        return CorpusConfig.from_dict(OmegaConf.to_container(cfg.data, resolve=True))  # type: ignore[arg-type]
-    return None
-
-
-def _stored_corpus(path: Path, loaded: LoadedTranslator) -> CorpusConfig:
-    """The corpus the checkpoint was trained on."""
-    if not loaded.data_config:
-        raise NMTError(f"checkpoint {path} records no corpus; name one with data=<preset>, e.g. data=multi30k.")
-    return CorpusConfig.from_dict(loaded.data_config)
 
 
 def _pronoun_accuracy(translator: TextTranslator, split: Any) -> PronounAccuracy:

@@ -9,8 +9,10 @@ with splits train / validation / test, columns "src" and "tgt", from one of:
   `{stem}.{lang}` / `{stem}.{lang}.gz` (the raw layout of Multi30k and most NMT corpora),
   `{stem}.tsv[.gz]` (source<TAB>target per line) or `{stem}.jsonl[.gz]`
   ({"src": .., "tgt": ..}, {"translation": {lang: ..}} or {lang: ..} per line);
-- the bundled English-French grammar (`source: sample`, see `nmt.data.sample`), which
-  adds a "pronoun_test" split (columns src, tgt, contrast).
+- the bundled English-French grammar (`source: sample`, see `nmt.data.sample`), whose
+  validation and test splits carry gold word alignments (column alignment, Pharaoh
+  format) and which adds a "pronoun_test" split (columns src, tgt, contrast, and the
+  source word indices antecedent and pronoun).
 """
 
 from __future__ import annotations
@@ -333,7 +335,13 @@ def _missing_split_message(directory: Path, *, stem: str, split: str, corpus: Co
 
 
 def load_sample(corpus: CorpusConfig) -> datasets.DatasetDict:
-    """Generate the English-French grammar corpus; French-English swaps the columns."""
+    """Generate the English-French grammar corpus; French-English swaps the columns.
+
+    Validation and test add "alignment": the gold word alignment of each pair as a Pharaoh line
+    ("i-j" sure, "i?j" possible; src token i, tgt token j), swapped with the columns for
+    French-English. The pronoun test (English-French only) adds "antecedent" and "pronoun":
+    the src word indices of the antecedent's head noun and of the pronoun.
+    """
     from nmt.data import sample
 
     direction = (corpus.src_lang, corpus.tgt_lang)
@@ -343,14 +351,21 @@ def load_sample(corpus: CorpusConfig) -> datasets.DatasetDict:
             f"{corpus.src_lang}/{corpus.tgt_lang} must be {sample.SRC_LANG}/{sample.TGT_LANG} or the reverse"
         )
     forward = direction == (sample.SRC_LANG, sample.TGT_LANG)
-    generated = sample.generate_splits(sizes=dict(corpus.sample_sizes or {}), seed=corpus.seed)
+    generated = sample.generate_aligned_splits(sizes=dict(corpus.sample_sizes or {}), seed=corpus.seed,
+                                               aligned=sample.ALIGNED_SPLITS)
+    text = datasets.Value("string")
     pairs = {}
     for split in SPLITS:
-        src, tgt = zip(*generated[split]) if generated[split] else ((), ())
-        pairs[split] = datasets.Dataset.from_dict({"src": list(src if forward else tgt), "tgt": list(tgt if forward else src)})
+        src, tgt = [pair.src for pair in generated[split]], [pair.tgt for pair in generated[split]]
+        columns = {"src": src if forward else tgt, "tgt": tgt if forward else src}
+        if split in sample.ALIGNED_SPLITS:
+            columns["alignment"] = [(pair.alignment if forward else pair.alignment.reversed()).pharaoh()
+                                    for pair in generated[split]]
+        pairs[split] = datasets.Dataset.from_dict(columns, features=datasets.Features(dict.fromkeys(columns, text)))
     if forward and corpus.pronoun_test_size > 0:
-        seen = {src for split in SPLITS for src, _ in generated[split]}
-        triples = sample.generate_pronoun_pairs(size=corpus.pronoun_test_size, seed=corpus.seed, exclude=seen)
-        src, tgt, contrast = (list(column) for column in zip(*triples))
-        pairs[PRONOUN_SPLIT] = datasets.Dataset.from_dict({"src": src, "tgt": tgt, "contrast": contrast})
+        seen = {pair.src for split in SPLITS for pair in generated[split]}
+        items = sample.generate_pronoun_test(size=corpus.pronoun_test_size, seed=corpus.seed, exclude=seen)
+        columns = {name: [getattr(item, name) for item in items] for name in sample.PronounPair._fields}
+        features = {name: datasets.Value("int32" if name in ("antecedent", "pronoun") else "string") for name in columns}
+        pairs[PRONOUN_SPLIT] = datasets.Dataset.from_dict(columns, features=datasets.Features(features))
     return datasets.DatasetDict(pairs)

@@ -59,3 +59,21 @@ def test_hooks_change_measurements_without_touching_the_cached_ones(context: Ana
     assert not np.allclose(hooked, plain)
     np.testing.assert_array_equal(context.reference_log_probs(), plain)
     assert len(context.translate()) == len(context.examples)
+
+
+def test_an_rnn_that_attends_once_per_step_records_every_step(tmp_path) -> None:
+    from tiny_checkpoint import RNN_MODEL_CONFIG
+
+    path = build_tiny_checkpoint(tmp_path, model_config=RNN_MODEL_CONFIG)
+    _, model, tokenizer = load_for_translation(path, device=torch.device("cpu"))
+    examples = make_examples(tokenizer, [s for s, _ in PAIRS[:3]], [t for _, t in PAIRS[:3]])
+    forced = AnalysisContext(model=model, tokenizer=tokenizer, examples=examples,
+                             device=torch.device("cpu")).forced_attention()
+    for index, example in enumerate(examples):
+        assert forced["cross"][index].shape == (1, len(example.tgt_ids) + 1, len(example.src_ids) + 1)
+
+
+def test_pairs_longer_than_the_model_accepts_are_left_out(context: AnalysisContext) -> None:
+    long_source = " ".join(["a man rides a bike ."] * 20)  # beyond the tiny model's 64 positions
+    kept = make_examples(context.tokenizer, [long_source, PAIRS[0][0]], ["x", PAIRS[0][1]], model=context.model)
+    assert [example.src for example in kept] == [PAIRS[0][0]]
