@@ -32,6 +32,9 @@ demo: $(STAMP)
 	$(VENV)/bin/nmt-evaluate ckpt=$(DEMO_DIR)/checkpoints/best.pt
 	echo "The cow did not cross the bridge because it was too tired." | \
 	  $(VENV)/bin/nmt-translate ckpt=$(DEMO_DIR)/checkpoints/best.pt
+	$(VENV)/bin/nmt-analyze ckpt=$(DEMO_DIR)/checkpoints/best.pt output=$(DEMO_DIR)/analysis \
+	  sections=[heads,alignment,faithfulness,coverage,pronouns,sentence] max_sentences=100 \
+	  "text='The cow did not cross the bridge because it was too tired.'"
 
 # One pytest worker per core; each runs torch on one thread (tests/conftest.py).
 test: $(STAMP)
