@@ -59,13 +59,14 @@ def masking_hooks(heads: Sequence[Head]) -> dict[str, WeightsHook]:
     return {name: mask_heads(indices) for name, indices in by_module.items()}
 
 
-def pruning_curve(context: AnalysisContext, baseline: Measurement, *,
-                  share_per_round: float = PRUNE_SHARE) -> list[dict]:
+def pruning_curve(context: AnalysisContext, baseline: Measurement, *, share_per_round: float = PRUNE_SHARE,
+                  single_drops: Mapping[Head, float] | None = None) -> list[dict]:
     """Remove the least important remaining heads in rounds of ~share_per_round of all heads, until none is left.
 
     Importance of a remaining head = the drop of the mean reference log-prob per token when it is
     masked on top of the heads already removed (teacher forcing). Returns one point per round,
     the first with nothing removed; `ranking_passes` counts the teacher-forced passes spent ranking.
+    `single_drops` (each head's drop when masked alone, already measured) ranks the first round without passes.
     """
     all_heads = [(name, head) for name, count in context.heads.items() for head in range(count)]
     per_round = max(1, round(share_per_round * len(all_heads)))
@@ -76,9 +77,12 @@ def pruning_curve(context: AnalysisContext, baseline: Measurement, *,
         remaining = [head for head in all_heads if head not in removed]
         ranking_passes = 0
         if len(remaining) > per_round:  # else the round removes everything left: no ranking needed
-            drops = [current.log_prob_per_token - log_prob_per_token(context, masking_hooks([*removed, head]))
-                     for head in remaining]
-            ranking_passes = len(remaining)
+            if not removed and single_drops is not None:
+                drops = [single_drops[head] for head in remaining]
+            else:
+                drops = [current.log_prob_per_token - log_prob_per_token(context, masking_hooks([*removed, head]))
+                         for head in remaining]
+                ranking_passes = len(remaining)
             order = np.argsort(drops, kind="stable")  # least important first; ties keep module order
             remaining = [remaining[index] for index in order[:per_round]]
         removed += remaining
@@ -131,7 +135,8 @@ def _transformer_section(context: AnalysisContext, baseline: Measurement) -> Sec
         for head in range(count):
             masked = measure(context, {name: mask_heads([head])})
             heads.append({"module": name, "head": head, **asdict(masked), **_changes(masked, baseline)})
-    curve = pruning_curve(context, baseline)
+    single_drops = {(row["module"], row["head"]): -row["delta_log_prob"] for row in heads}
+    curve = pruning_curve(context, baseline, single_drops=single_drops)
     rounds = len(curve) - 1
     ranking_passes = sum(point["ranking_passes"] for point in curve)
     numbers = {"baseline": asdict(baseline), "heads": heads, "pruning": curve, "num_heads": len(heads),

@@ -66,8 +66,10 @@ def test_pruning_removes_the_least_important_head_first_and_ends_with_none_left(
     assert curve[1]["removed"] == [f"{least_important['module']}:{least_important['head']}"]
     assert curve[1]["log_prob_per_token"] == pytest.approx(least_important["log_prob_per_token"])
     assert len(set(curve[-1]["removed"])) == 12
-    # Ranking passes: 12 + 11 + ... + 2 remaining heads; the last round removes the last head unranked.
-    assert numbers["forced_passes"] == 1 + 12 + 12 + sum(range(2, 13))
+    # Ranking passes: the first round reuses the single-head drops, then 11 + 10 + ... + 2 remaining heads;
+    # the last round removes the last head unranked.
+    assert curve[1]["ranking_passes"] == 0
+    assert numbers["forced_passes"] == 1 + 12 + 12 + sum(range(2, 12))
     assert numbers["decodes"] == 1 + 12 + 12
 
 
