@@ -33,7 +33,7 @@ from nmt.cli.common import (
     required_checkpoints,
     stored_corpus,
 )
-from nmt.data.corpus import PRONOUN_SPLIT, SPLITS
+from nmt.data.corpus import LONG_SPLIT, PRONOUN_SPLIT, SPLITS
 from nmt.data.pipeline import load_clean_pairs
 from nmt.data.validation import check_value
 from nmt.device import configure_cpu, resolve_device
@@ -112,7 +112,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 def _check_evaluate_keys(values: dict[str, Any]) -> None:
     """The keys only nmt-evaluate has (the decoding ones are DecodingOptions'), from the resolved config."""
-    check_value(values["split"], Literal[(*SPLITS, PRONOUN_SPLIT)], key="split")  # pronoun_test: data=sample only
+    # pronoun_test and long_test: data=sample only
+    check_value(values["split"], Literal[(*SPLITS, PRONOUN_SPLIT, LONG_SPLIT)], key="split")
     max_sentences = check_value(values["max_sentences"], int | None, key="max_sentences")
     if max_sentences is not None and max_sentences < 1:
         raise NMTError(f"max_sentences={max_sentences} must be a positive number of sentences or null for all.")

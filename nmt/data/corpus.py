@@ -12,7 +12,8 @@ with splits train / validation / test, columns "src" and "tgt", from one of:
 - the bundled English-French grammar (`source: sample`, see `nmt.data.sample`), whose
   validation and test splits carry gold word alignments (column alignment, Pharaoh
   format) and which adds a "pronoun_test" split (columns src, tgt, contrast, and the
-  source word indices antecedent and pronoun).
+  source word indices antecedent and pronoun) and, when asked, a "long_test" split of
+  30-60-word sentences (src, tgt, alignment; `nmt.data.sample_long`).
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 PRONOUN_SPLIT = "pronoun_test"
+LONG_SPLIT = "long_test"
 HUB_TIMEOUT_S = 3.0  # a reachable Hub answers a TCP connect in well under a second
 
 Source = Literal["hub", "local", "sample"]
 LocalFormat = Literal["auto", "text", "tsv", "jsonl"]
+_LONG_KEYS = ("long_test_size", "long_train_share")  # sample only; left out of to_dict() at 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +72,8 @@ class CorpusConfig:
     local_format: LocalFormat = "auto"
     sample_sizes: dict[str, int] | None = None  # pairs per split of the generated corpus
     pronoun_test_size: int = 0  # contrastive pronoun pairs (sample only)
+    long_test_size: int = 0  # pairs of 30-60 words in the long_test split (sample only)
+    long_train_share: float = 0.0  # share of the train split drawn from the long generator (sample only)
     seed: int = 0  # generation seed (sample only)
     num_workers: int = 0  # processes that tokenize; 0 = one per core. How, not what: not in to_dict()
 
@@ -94,6 +99,14 @@ class CorpusConfig:
             raise NMTError("data.source=sample needs data.sample_sizes {train: N, validation: N, test: N}")
         if self.source == "sample" and self.local_dir is not None:
             raise NMTError("data.local_dir is set but data=sample generates its corpus; use data=local data.local_dir=DIR")
+        if self.long_test_size < 0:
+            raise NMTError(f"data.long_test_size={self.long_test_size} must be a count of pairs >= 0 (0: no long_test split)")
+        if not 0.0 <= self.long_train_share <= 1.0:
+            raise NMTError(f"data.long_train_share={self.long_train_share} must be a share between 0.0 and 1.0")
+        for key in _LONG_KEYS:
+            if getattr(self, key) and self.source != "sample":
+                raise NMTError(f"data.{key}={getattr(self, key)} is for the generated corpus only; "
+                               "use it with data=sample, or leave it at 0")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> CorpusConfig:
@@ -105,6 +118,9 @@ class CorpusConfig:
         `from_dict` inverts it. `num_workers` says how it is prepared, so a resumed run or a cache
         does not depend on it."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "num_workers"}
+        for key in _LONG_KEYS:  # at 0 they change nothing: cache keys and stored configs stay as they were
+            if not values[key]:
+                del values[key]
         values["clean"] = self.clean.to_dict()
         return values
 
@@ -340,9 +356,12 @@ def load_sample(corpus: CorpusConfig) -> datasets.DatasetDict:
     Validation and test add "alignment": the gold word alignment of each pair as a Pharaoh line
     ("i-j" sure, "i?j" possible; src token i, tgt token j), swapped with the columns for
     French-English. The pronoun test (English-French only) adds "antecedent" and "pronoun":
-    the src word indices of the antecedent's head noun and of the pronoun.
+    the src word indices of the antecedent's head noun and of the pronoun. With
+    `long_test_size`, a "long_test" split of 30-60-word pairs with alignments; with
+    `long_train_share`, that share of the train pairs (rounded to the nearest pair) comes from the
+    long generator, after the others.
     """
-    from nmt.data import sample
+    from nmt.data import sample, sample_long
 
     direction = (corpus.src_lang, corpus.tgt_lang)
     if direction not in ((sample.SRC_LANG, sample.TGT_LANG), (sample.TGT_LANG, sample.SRC_LANG)):
@@ -351,19 +370,30 @@ def load_sample(corpus: CorpusConfig) -> datasets.DatasetDict:
             f"{corpus.src_lang}/{corpus.tgt_lang} must be {sample.SRC_LANG}/{sample.TGT_LANG} or the reverse"
         )
     forward = direction == (sample.SRC_LANG, sample.TGT_LANG)
-    generated = sample.generate_aligned_splits(sizes=dict(corpus.sample_sizes or {}), seed=corpus.seed,
-                                               aligned=sample.ALIGNED_SPLITS)
+    sizes = dict(corpus.sample_sizes or {})
+    num_long_train = round(corpus.long_train_share * sizes["train"])
+    # The train split's first pairs are those of the corpus without long pairs: the long ones replace its tail.
+    generated = sample.generate_aligned_splits(sizes={**sizes, "train": sizes["train"] - num_long_train},
+                                               seed=corpus.seed, aligned=sample.ALIGNED_SPLITS)
+    if corpus.long_test_size or num_long_train:
+        seen = {pair.src for split in SPLITS for pair in generated[split]}
+        long = sample_long.generate_long_splits(test_size=corpus.long_test_size, train_size=num_long_train,
+                                                seed=corpus.seed, exclude=seen)
+        generated["train"] += long["train"]
+        if corpus.long_test_size:
+            generated[LONG_SPLIT] = long[LONG_SPLIT]
     text = datasets.Value("string")
     pairs = {}
-    for split in SPLITS:
-        src, tgt = [pair.src for pair in generated[split]], [pair.tgt for pair in generated[split]]
+    for split in (split for split in (*SPLITS, LONG_SPLIT) if split in generated):
+        items = generated[split]
+        src, tgt = [pair.src for pair in items], [pair.tgt for pair in items]
         columns = {"src": src if forward else tgt, "tgt": tgt if forward else src}
-        if split in sample.ALIGNED_SPLITS:
+        if split in (*sample.ALIGNED_SPLITS, LONG_SPLIT):
             columns["alignment"] = [(pair.alignment if forward else pair.alignment.reversed()).pharaoh()
-                                    for pair in generated[split]]
+                                    for pair in items]
         pairs[split] = datasets.Dataset.from_dict(columns, features=datasets.Features(dict.fromkeys(columns, text)))
     if forward and corpus.pronoun_test_size > 0:
-        seen = {pair.src for split in SPLITS for pair in generated[split]}
+        seen = {pair.src for items in generated.values() for pair in items}
         items = sample.generate_pronoun_test(size=corpus.pronoun_test_size, seed=corpus.seed, exclude=seen)
         columns = {name: [getattr(item, name) for item in items] for name in sample.PronounPair._fields}
         features = {name: datasets.Value("int32" if name in ("antecedent", "pronoun") else "string") for name in columns}

@@ -103,10 +103,10 @@ def corpus_key(corpus: CorpusConfig) -> str:
         if directory.is_dir():
             settings["files"] = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in local_files(directory, corpus=corpus)]
     elif corpus.source == "sample":
-        from nmt.data import sample, sample_alignment, sample_grammar, sample_lexicon, sample_phrases
+        from nmt.data import sample, sample_alignment, sample_grammar, sample_lexicon, sample_long, sample_phrases
 
         # Every module of the generator: editing any one of them can change the corpus.
-        modules = (sample, sample_grammar, sample_phrases, sample_lexicon, sample_alignment)
+        modules = (sample, sample_grammar, sample_phrases, sample_lexicon, sample_alignment, sample_long)
         settings["generator"] = [_digest(Path(m.__file__).read_bytes()) for m in modules]
     return _digest(json.dumps({"format": CACHE_FORMAT, "corpus": settings}, sort_keys=True).encode())
 
