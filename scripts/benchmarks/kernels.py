@@ -38,20 +38,26 @@ def saved_bytes(run: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
     return output, total
 
 
+def preset_attention_modules() -> dict[str, torch.nn.Module]:
+    """The three attentions at the presets' sizes, seeded: additive and multiplicative (general) with
+    512-dim decoder and bidirectional encoder states, multi-head with d_model 256 and 4 heads."""
+    from nmt.models.attention import AdditiveAttention, MultiHeadAttention, MultiplicativeAttention
+
+    torch.manual_seed(1)
+    return {
+        "additive": AdditiveAttention(query_dim=512, key_dim=512, attention_dim=512),
+        "multiplicative": MultiplicativeAttention(score="general", query_dim=512, key_dim=512, attention_dim=512),
+        "sdpa": MultiHeadAttention(d_model=256, num_heads=4, dropout=0.0),
+    }
+
+
 def attention_scaling(lengths: Sequence[int], *, repeats: int, batch_size: int = 32, queries: int = 32) -> list[dict]:
     """Forward+backward of `queries` target positions attending over S source positions, B sentences.
 
     Sizes are the presets': RNN attention with 512-dim decoder states over 512-dim bidirectional
     encoder states; multi-head attention with d_model 256 and 4 heads (a cross-attention layer).
     """
-    from nmt.models.attention import AdditiveAttention, MultiHeadAttention, MultiplicativeAttention
-
-    torch.manual_seed(1)
-    modules = {
-        "additive": AdditiveAttention(query_dim=512, key_dim=512, attention_dim=512),
-        "multiplicative": MultiplicativeAttention(score="general", query_dim=512, key_dim=512, attention_dim=512),
-        "sdpa": MultiHeadAttention(d_model=256, num_heads=4, dropout=0.0),
-    }
+    modules = preset_attention_modules()
     rows = []
     for length in lengths:
         mask = torch.ones(batch_size, length, dtype=torch.bool)  # (B, S)

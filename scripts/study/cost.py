@@ -39,15 +39,9 @@ def measure_cost(lengths: Sequence[int] = LENGTHS, *, repeats: int = REPEATS) ->
 def decoding_step_cost(lengths: Sequence[int], *, repeats: int, batch_size: int = 32, steps: int = 16) -> list[dict]:
     """Rows {attention, src_len, ms_per_step, state_mb}: the median over `repeats` of `steps` decoding steps."""
     import torch
+    from benchmarks.kernels import preset_attention_modules
 
-    from nmt.models.attention import AdditiveAttention, MultiHeadAttention, MultiplicativeAttention
-
-    torch.manual_seed(1)
-    modules = {
-        "additive": AdditiveAttention(query_dim=512, key_dim=512, attention_dim=512),
-        "multiplicative": MultiplicativeAttention(score="general", query_dim=512, key_dim=512, attention_dim=512),
-        "sdpa": MultiHeadAttention(d_model=256, num_heads=4, dropout=0.0),
-    }
+    modules = preset_attention_modules()
     rows = []
     with torch.no_grad():
         for length in lengths:
