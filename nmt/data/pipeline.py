@@ -12,30 +12,42 @@ existing one):
 The corpus key hashes the corpus and cleaning settings (plus the local files' sizes and
 modification times, or the sample generator's source files); the tokenizer key adds the tokenizer
 settings. Same config -> everything reused; any change -> only the stages after it rebuilt.
+
+Cleaning and tokenizing run batch by batch in `data.num_workers` processes, with the batches
+handed out and their results written in corpus order, so the cache is the same for 1 or N
+workers. SentencePiece training runs in this process with `tokenizer.num_threads` threads.
 """
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import errno
+import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
+import resource
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import datasets
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from nmt.data.clean import RULES, SplitCleaning, clean_splits
+from nmt.data.clean import CLEAN_BATCH, RULES, MapBatches, SplitCleaning, clean_splits
 from nmt.data.corpus import PRONOUN_SPLIT, SPLITS, CorpusConfig, load_pairs, local_files
+from nmt.data.readers import compact, write_arrow
 from nmt.data.tokenizer import Tokenizer, TokenizerConfig, train_tokenizer
 from nmt.errors import NMTError
 from nmt.tokens import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -77,7 +89,7 @@ def prepare_corpus(corpus: CorpusConfig, tokenizer: TokenizerConfig, *, data_dir
     return PreparedCorpus(
         tokenizer=prepared_tokenizer,
         splits=datasets.DatasetDict({split: tokenized[split] for split in SPLITS}),
-        pronoun_test=tokenized[PRONOUN_SPLIT] if PRONOUN_SPLIT in tokenized else None,
+        pronoun_test=tokenized.get(PRONOUN_SPLIT),
         summary=summary,
         cache_dir=tokens_dir,
     )
@@ -119,11 +131,17 @@ def _ensure_clean_pairs(corpus: CorpusConfig, *, data_dir: Path) -> tuple[Path, 
     with _building(final) as scratch:
         # Local files stream into memory-mapped Arrow files in the scratch folder; cleaning writes
         # its output next to them; only the saved pairs stay.
-        loaded = load_pairs(corpus, cache_dir=data_dir / "hub", work_dir=scratch / "raw")
-        cleaned, report = clean_splits(loaded, config=corpus.clean)
-        cleaned.save_to_disk(str(scratch / PAIRS))
+        with _timed("read"):
+            loaded = load_pairs(corpus, cache_dir=data_dir / "hub", work_dir=scratch / "raw")
+        (scratch / "clean").mkdir()
+        with _timed("clean"), _batch_map(_workers_for(loaded, corpus.workers, batch_size=CLEAN_BATCH)) as map_batches:
+            cleaned, report = clean_splits(loaded, config=corpus.clean, work_dir=scratch / "clean",
+                                           map_batches=map_batches, batch_size=CLEAN_BATCH)
+        with _timed("save_pairs"):
+            cleaned.save_to_disk(str(scratch / PAIRS))
         del loaded, cleaned
-        shutil.rmtree(scratch / "raw", ignore_errors=True)
+        for folder in ("raw", "clean"):
+            shutil.rmtree(scratch / folder, ignore_errors=True)
         _write_json(scratch / CLEANING_FILE, {split: counts.to_dict() for split, counts in report.items()})
         _write_json(scratch / CONFIG_FILE, corpus.to_dict())
     return final, False
@@ -142,15 +160,18 @@ def _ensure_tokenized(pairs_dir: Path, *, config: TokenizerConfig, workers: int 
         return final, True
     pairs = datasets.load_from_disk(str(pairs_dir / PAIRS))
     with _building(final) as scratch:
-        src, tgt = _tokenizer_training_text(pairs["train"], config=config)
-        tokenizer = train_tokenizer(config, src_sentences=src, tgt_sentences=tgt)
-        del src, tgt
+        with _timed("sentencepiece"):
+            src, tgt = _tokenizer_training_text(pairs["train"], config=config)
+            tokenizer = train_tokenizer(config, src_sentences=src, tgt_sentences=tgt)
+            del src, tgt
         tokenizer.save(scratch)
         (scratch / "ids").mkdir()
-        tokenized = datasets.DatasetDict({
-            split: _tokenize(dataset, tokenizer, workers=workers, cache_file=scratch / "ids" / f"{split}.arrow")
-            for split, dataset in pairs.items()})
-        tokenized.save_to_disk(str(scratch / TOKENIZED))
+        with _timed("tokenize"), _batch_map(_workers_for(pairs, workers, batch_size=TOKENIZE_BATCH)) as map_batches:
+            tokenized = datasets.DatasetDict({
+                split: _tokenize(dataset, tokenizer, map_batches=map_batches, path=scratch / "ids" / f"{split}.arrow")
+                for split, dataset in pairs.items()})
+        with _timed("save_tokens"):
+            tokenized.save_to_disk(str(scratch / TOKENIZED))
         stats = _length_stats(tokenized, tokenizer)
         stats["tokenizer_training_pairs"] = [min(len(pairs["train"]), config.input_sentence_size), len(pairs["train"])]
         _write_json(scratch / STATS_FILE, stats)
@@ -162,53 +183,100 @@ def _ensure_tokenized(pairs_dir: Path, *, config: TokenizerConfig, workers: int 
 
 def _tokenizer_training_text(train: datasets.Dataset, *, config: TokenizerConfig) -> tuple[list[str], list[str]]:
     """Train-split sentences for SentencePiece: all, or `input_sentence_size` pairs sampled with `seed`."""
+    table = train.with_format("arrow")[:]  # memory-mapped, not read
     if len(train) > config.input_sentence_size:
         rng = np.random.default_rng(config.seed)
         chosen = np.sort(rng.choice(len(train), size=config.input_sentence_size, replace=False))
         log.info("sampling %d of %d train pairs for SentencePiece", len(chosen), len(train))
-        train = train.select(chosen)
-    table = train.with_format("arrow")[:]  # respects the select() above
+        table = table.take(chosen)
     return table.column("src").to_pylist(), table.column("tgt").to_pylist()
 
 
-TOKENIZE_BATCH = 10_000  # pairs per map batch
-PARALLEL_FROM = 50_000  # splits smaller than this are tokenized in this process (workers cost ~1 s to start)
+TOKENIZE_BATCH = 10_000  # pairs per batch a worker encodes
+PARALLEL_FROM = 50_000  # corpora whose splits are all smaller than this are cleaned and tokenized in this process
 
 
-def _tokenize(dataset: datasets.Dataset, tokenizer: Tokenizer, *, workers: int, cache_file: Path) -> datasets.Dataset:
+def _tokenize(dataset: datasets.Dataset, tokenizer: Tokenizer, *, map_batches: MapBatches, path: Path) -> datasets.Dataset:
     """Add src_ids / tgt_ids (and contrast_ids) list columns, int16 when the vocabulary allows.
 
-    The ids are written to `cache_file` (in the scratch folder) by `workers` processes, each
-    tokenizing a contiguous shard, so the result is the same with 1 or N workers.
+    Batches of TOKENIZE_BATCH pairs are encoded by `map_batches` and written in order to `path`
+    (in the scratch folder), so the result is the same with 1 or N workers.
     """
     dtype = "int16" if max(tokenizer.src_vocab_size, tokenizer.tgt_vocab_size) <= np.iinfo(np.int16).max else "int32"
     columns = [column for column in ("src", "tgt", "contrast") if column in dataset.column_names]
     features = dataset.features.copy()
     for column in columns:
         features[f"{column}_ids"] = datasets.Sequence(datasets.Value(dtype))  # datasets>=4: a List
-    num_proc = min(workers, len(dataset) // TOKENIZE_BATCH) if len(dataset) >= PARALLEL_FROM else 1
-    return dataset.map(_Encoder(tokenizer.to_state(), columns), batched=True, batch_size=TOKENIZE_BATCH,
-                       features=features, num_proc=num_proc if num_proc > 1 else None,
-                       cache_file_name=str(cache_file), load_from_cache_file=False)
+    encode = functools.partial(_encode_batch, tokenizer.to_state(), dtype=dtype)
+    feed, keep = itertools.tee(dataset.with_format("arrow").iter(TOKENIZE_BATCH))
+    ids = map_batches(encode, (compact(batch.select(columns)) for batch in feed))
+    tables = (pa.Table.from_arrays([*batch.combine_chunks().columns, *encoded], names=list(features))
+              for batch, encoded in zip(keep, ids))
+    # Record batches cut every 1,000 rows from contiguous columns, as datasets.map writes its cache
+    # files: the saved split is then the same bytes whatever the record batches of the pairs.
+    write_arrow(tables, schema=features.arrow_schema, path=path, rows_per_batch=datasets.config.DEFAULT_MAX_BATCH_SIZE)
+    return datasets.Dataset.from_file(str(path))
 
 
-class _Encoder:
-    """The batched map function: token ids of each text column. Picklable for worker processes:
-    it carries the SentencePiece model bytes and builds the tokenizer once per process."""
+def _encode_batch(tokenizer_state: dict[str, Any], texts: pa.Table, *, dtype: str) -> list[pa.Array]:
+    """Token ids of each text column of `texts`, one encoding thread (the workers are the parallelism)."""
+    tokenizer = _cached_tokenizer(tokenizer_state["src_model"], tokenizer_state.get("tgt_model"))
+    encoders = {"src": tokenizer.encode_src, "tgt": tokenizer.encode_tgt, "contrast": tokenizer.encode_tgt}
+    ids_type = pa.list_(pa.from_numpy_dtype(dtype))
+    return [pa.array(encoders[column](texts.column(column).to_pylist(), num_threads=1), type=ids_type)
+            for column in texts.column_names]
 
-    def __init__(self, tokenizer_state: dict[str, Any], columns: list[str]) -> None:
-        self.tokenizer_state, self.columns = tokenizer_state, columns
-        self._tokenizer: Tokenizer | None = None
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_tokenizer": None}
+@functools.lru_cache(maxsize=1)
+def _cached_tokenizer(src_model: bytes, tgt_model: bytes | None) -> Tokenizer:
+    """One tokenizer per process, built from its model protos once, not once per batch."""
+    return Tokenizer(src_model=src_model, tgt_model=tgt_model)
 
-    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        if self._tokenizer is None:
-            self._tokenizer = Tokenizer.from_state(self.tokenizer_state)
-        encoders = {"src": self._tokenizer.encode_src, "tgt": self._tokenizer.encode_tgt,
-                    "contrast": self._tokenizer.encode_tgt}
-        return {f"{column}_ids": encoders[column](batch[column]) for column in self.columns}
+
+def _workers_for(splits: datasets.DatasetDict, workers: int, *, batch_size: int) -> int:
+    """`workers`, at most one per batch of the largest split, or 1 when no split reaches
+    PARALLEL_FROM pairs (starting workers would cost more than they save)."""
+    largest = max(map(len, splits.values()))
+    return min(workers, -(-largest // batch_size)) if largest >= PARALLEL_FROM else 1
+
+
+@contextlib.contextmanager
+def _batch_map(workers: int) -> Iterator[MapBatches]:
+    """A `map` over batches that yields results in order: the builtin for one worker, else one over
+    `workers` processes with at most 2 x `workers` batches in flight, so memory stays bounded."""
+    if workers <= 1:
+        yield map
+        return
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        yield functools.partial(_ordered_map, pool, depth=2 * workers)
+
+
+@contextlib.contextmanager
+def _timed(stage: str) -> Iterator[None]:
+    """Log one stage's wall time and CPU time (this process and the workers that finished in it)."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    yield
+    log.info("stage=%s seconds=%.1f cpu_seconds=%.1f", stage, time.perf_counter() - wall, _cpu_seconds() - cpu)
+
+
+def _cpu_seconds() -> float:
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def _ordered_map(pool: concurrent.futures.Executor, function: Callable, items: Iterable, *, depth: int) -> Iterator:
+    """`map(function, items)` on `pool`, reading ahead `depth` items; a worker that dies is an NMTError, not a hang."""
+    pending: collections.deque[concurrent.futures.Future] = collections.deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    except concurrent.futures.process.BrokenProcessPool:
+        raise NMTError("a worker process of nmt-prepare died (killed for memory?); "
+                       "run it again with fewer data.num_workers") from None
 
 
 def _length_stats(tokenized: datasets.DatasetDict, tokenizer: Tokenizer) -> dict[str, Any]:
@@ -264,13 +332,14 @@ def format_summary(
     vocab = f"{stats['src_vocab_size']:,} pieces" if tokenizer.joint else f"{stats['src_vocab_size']:,} source + {stats['tgt_vocab_size']:,} target pieces"
     pairs = sum(SplitCleaning(**counts).before for counts in cleaning.values())
     sampled = stats.get("tokenizer_training_pairs")  # [used, train pairs]; absent in caches of older versions
-    sentencepiece = [f"sentencepiece trained on {sampled[0]:,} of {sampled[1]:,} train pairs "
-                     f"(tokenizer.input_sentence_size={tokenizer.input_sentence_size:,})"] if sampled else []
+    sentencepiece = [(f"sentencepiece trained on {sampled[0]:,} of {sampled[1]:,} train pairs "
+                      f"(tokenizer.input_sentence_size={tokenizer.input_sentence_size:,})")] if sampled else []
     state = {(True, True): "reused", (True, False): "cleaned pairs reused, tokenizer trained", (False, False): "built"}[reused]
     rules = corpus.clean
     return "\n".join([
         f"corpus      {corpus.name} {corpus.src_lang}->{corpus.tgt_lang} from {source}",
-        f"cleaning    train only: max_len={rules.max_len} words, max_ratio={rules.max_ratio}, dedup={rules.dedup}; every split: NFC, whitespace, empty pairs",
+        (f"cleaning    train only: max_len={rules.max_len} words, max_chars={rules.max_chars} characters, "
+         f"max_ratio={rules.max_ratio}, dedup={rules.dedup}; every split: NFC, whitespace, empty pairs"),
         *table,
         f"vocabulary  {vocab} ({layout} {tokenizer.model_type}; pad={PAD_ID} unk={UNK_ID} bos={BOS_ID} eos={EOS_ID}); tokens exclude BOS/EOS",
         *sentencepiece,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
+import logging
 import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
-import datasets
 import pytest
 
 from nmt.data import pipeline
@@ -59,28 +60,92 @@ def test_files_beside_the_corpus_that_no_split_reads_leave_the_cache_reused(corp
     assert len(trainings) == 1 and second.cache_dir == first.cache_dir and "(reused)" in second.summary
 
 
-def test_tokenizing_with_several_workers_writes_the_same_cache_files_as_one(corpus_dir, local_corpus, tmp_path,
-                                                                           monkeypatch):
-    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)  # the tiny splits get workers too
-    monkeypatch.setattr(pipeline, "TOKENIZE_BATCH", 16)
-    processes = []
-    real_map = datasets.Dataset.map
+def test_several_workers_write_the_same_cache_files_as_one(corpus_dir, local_corpus, write_parallel, make_pairs,
+                                                           tmp_path, monkeypatch):
+    # Over 2,000 pairs in batches of 700, some dropped: batches, worker shares and the 1,000-row
+    # record batches of the saved splits all start at different rows.
+    pairs = make_pairs(2345, seed=3)
+    pairs[10], pairs[1500] = ("", "lost"), ("eins zwei drei vier fünf sechs sieben", "one")
+    write_parallel(corpus_dir, "train", pairs)
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)  # the small splits get workers too
+    monkeypatch.setattr(pipeline, "TOKENIZE_BATCH", 700)
+    monkeypatch.setattr(pipeline, "CLEAN_BATCH", 700)
+    pools = []
+    real_pool = concurrent.futures.ProcessPoolExecutor
 
-    def counting_map(self, *args, **kwargs):
-        processes.append(kwargs.get("num_proc"))
-        return real_map(self, *args, **kwargs)
+    def recording_pool(max_workers, *args, **kwargs):
+        pools.append(max_workers)
+        return real_pool(max_workers, *args, **kwargs)
 
-    monkeypatch.setattr(datasets.Dataset, "map", counting_map)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", recording_pool)
     one = prepare_corpus(local_corpus(corpus_dir, num_workers=1), TOKENIZER, data_dir=tmp_path / "one")
-    assert 2 not in processes
-    two = prepare_corpus(local_corpus(corpus_dir, num_workers=2), TOKENIZER, data_dir=tmp_path / "two")
-    assert 2 in processes  # the train split was tokenized by two worker processes
-    assert one.cache_dir.relative_to(tmp_path / "one") == two.cache_dir.relative_to(tmp_path / "two")
+    assert pools == []
+    two = prepare_corpus(local_corpus(corpus_dir, num_workers=2, clean={"max_len": 50, "max_ratio": 3.0, "dedup": True}),
+                         TOKENIZER, data_dir=tmp_path / "two")
+    assert pools == [2, 2]  # cleaning, then tokenizing, each in two worker processes
+    dedup_one = prepare_corpus(local_corpus(corpus_dir, num_workers=1, clean={"max_len": 50, "max_ratio": 3.0, "dedup": True}),
+                               TOKENIZER, data_dir=tmp_path / "one")
+    assert len(dedup_one.splits["train"]) < len(one.splits["train"]) == 2343  # make_pairs repeats some pairs
+    assert dedup_one.cache_dir.relative_to(tmp_path / "one") == two.cache_dir.relative_to(tmp_path / "two")
     for split in ("train", "validation", "test"):
-        files = sorted((one.cache_dir / "tokenized" / split).glob("data-*.arrow"))
-        assert files and [f.read_bytes() for f in files] == [
-            (two.cache_dir / "tokenized" / split / f.name).read_bytes() for f in files]
-    assert not (one.cache_dir / "ids").exists() and not (one.cache_dir.parent / "raw").exists()
+        for stage in (dedup_one.cache_dir.parent / "pairs", dedup_one.cache_dir / "tokenized"):
+            files = sorted((stage / split).glob("data-*.arrow"))
+            twin = tmp_path / "two" / stage.relative_to(tmp_path / "one") / split
+            assert files and [f.read_bytes() for f in files] == [(twin / f.name).read_bytes() for f in files]
+    assert not (two.cache_dir / "ids").exists() and not list(two.cache_dir.parent.glob("*/raw"))
+
+
+def test_cleaned_pairs_and_token_ids_are_the_rules_and_the_tokenizer_applied_to_the_files(
+        corpus_dir, local_corpus, write_parallel, make_pairs, tmp_path, monkeypatch):
+    pairs = make_pairs(1200, seed=4)
+    pairs[7] = ("ein  hund\tim park", "a dog  in-the park")  # whitespace to collapse
+    pairs[8] = ("x" * 81, "one word of 81 characters")
+    write_parallel(corpus_dir, "train", pairs)
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pipeline, "TOKENIZE_BATCH", 256)
+    monkeypatch.setattr(pipeline, "CLEAN_BATCH", 256)
+    corpus = local_corpus(corpus_dir, num_workers=2, clean={"max_len": 8, "max_ratio": 2.0, "dedup": True, "max_chars": 80})
+    prepared = prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path)
+    expected, seen = [], set()
+    for src, tgt in pairs:  # the rules of nmt.data.clean, written out one pair at a time
+        src, tgt = " ".join(src.split()), " ".join(tgt.split())
+        words = sorted((len(src.split()), len(tgt.split())))
+        if words[1] > 8 or max(len(src), len(tgt)) > 80 or words[1] > 2.0 * words[0] or (src, tgt) in seen:
+            continue
+        seen.add((src, tgt))
+        expected.append((src, tgt))
+    train = prepared.splits["train"]
+    assert list(zip(train["src"], train["tgt"])) == expected and ("ein hund im park", "a dog in-the park") in expected
+    assert train["src_ids"] == prepared.tokenizer.encode_src([src for src, _ in expected])
+    assert train["tgt_ids"] == prepared.tokenizer.encode_tgt([tgt for _, tgt in expected])
+
+
+def exit_in_the_worker(item: int) -> int:
+    """Dies like a worker the system kills for memory (module level: it must reach the worker)."""
+    if item == 3:
+        os._exit(9)
+    return item
+
+
+def test_a_worker_that_dies_is_one_error_not_a_hang():
+    with pipeline._batch_map(2) as map_batches:
+        results = map_batches(exit_in_the_worker, range(8))
+        with pytest.raises(NMTError, match=r"worker process of nmt-prepare died .*fewer data\.num_workers"):
+            list(results)
+
+
+def test_results_come_in_order_with_a_bounded_read_ahead():
+    consumed = []
+
+    def items():
+        for item in range(20):
+            consumed.append(item)
+            yield item
+
+    with pipeline._batch_map(2) as map_batches:
+        results = map_batches(abs, items())
+        assert next(results) == 0 and len(consumed) == 4  # 2 workers x 2 batches read ahead
+        assert list(results) == list(range(1, 20))
 
 
 def test_a_local_corpus_is_streamed_into_memory_mapped_arrow_files(corpus_dir, local_corpus, tmp_path):
@@ -123,7 +188,7 @@ def test_changed_cleaning_or_edited_file_rebuilds_the_pairs(corpus_dir, local_co
 def test_a_failed_run_leaves_the_existing_cache_untouched(corpus_dir, local_corpus, tmp_path, monkeypatch):
     corpus = local_corpus(corpus_dir)
     prepare_corpus(corpus, TOKENIZER, data_dir=tmp_path)
-    snapshot = lambda: {path: path.is_file() and path.stat().st_mtime_ns for path in tmp_path.rglob("*")}  # noqa: E731
+    snapshot = lambda: {path: path.is_file() and path.stat().st_mtime_ns for path in tmp_path.rglob("*")}
     before = snapshot()
 
     def broken(*args, **kwargs):
@@ -169,12 +234,21 @@ def test_summary_reports_counts_per_rule_vocabulary_lengths_cache_and_time(corpu
     write_parallel(corpus_dir, "train", pairs)
     summary = prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path).summary
     lines = {line.split()[0]: line for line in summary.splitlines()}
-    assert lines["split"].split()[:7] == ["split", "loaded", "empty", "too_long", "ratio", "duplicate", "kept"]
-    assert lines["train"].split()[:7] == ["train", "300", "1", "0", "1", "0", "298"]
-    assert lines["validation"].split()[:7] == ["validation", "20", "0", "-", "-", "-", "20"]
+    assert lines["split"].split()[:8] == ["split", "loaded", "empty", "too_long", "too_many_chars", "ratio", "duplicate", "kept"]
+    assert lines["train"].split()[:8] == ["train", "300", "1", "0", "0", "1", "0", "298"]
+    assert lines["validation"].split()[:8] == ["validation", "20", "0", "-", "-", "-", "-", "20"]
+    assert lines["cleaning"].startswith("cleaning    train only: max_len=50 words, max_chars=None characters, max_ratio=3.0")
     assert "pieces (joint unigram; pad=0 unk=1 bos=2 eos=3)" in lines["vocabulary"]
     assert lines["sentencepiece"] == "sentencepiece trained on 298 of 298 train pairs (tokenizer.input_sentence_size=100,000)"
     assert str(tmp_path) in lines["cache"] and re.fullmatch(r"time +[\d.]+ s \([\d,]+ pairs/s loaded\)", lines["time"])
+
+
+def test_each_stage_logs_its_wall_and_cpu_seconds(corpus_dir, local_corpus, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="nmt.data.pipeline"):
+        prepare_corpus(local_corpus(corpus_dir), TOKENIZER, data_dir=tmp_path)
+    stages = [match.group(1) for message in caplog.messages
+              if (match := re.fullmatch(r"stage=(\w+) seconds=[\d.]+ cpu_seconds=[\d.]+", message))]
+    assert stages == ["read", "clean", "save_pairs", "sentencepiece", "tokenize", "save_tokens"]
 
 
 def test_sample_corpus_comes_with_a_tokenized_pronoun_test(tmp_path):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -127,3 +130,19 @@ def test_a_vocabulary_below_the_characters_of_the_corpus_is_one_error_with_both_
     with pytest.raises(NMTError, match=r"tokenizer\.vocab_size=20 is below the \d+ pieces the source side of the "
                                        r"train split needs .*set data\.vocab_size to at least \d+"):
         train_tokenizer(config(vocab_size=20, joint=False), src_sentences=sentences[0], tgt_sentences=sentences[1])
+
+
+def test_one_encoding_thread_gives_the_ids_of_one_per_core(joint, sentences):
+    assert joint.encode_src(sentences[0], num_threads=1) == joint.encode_src(sentences[0])
+    assert joint.encode_tgt(sentences[1], num_threads=1) == joint.encode_tgt(sentences[1])
+
+
+@pytest.mark.parametrize(("user_policy", "seen_by_sentencepiece"), [(None, "PASSIVE"), ("active", "ACTIVE")])
+def test_sentencepiece_openmp_waits_passively_and_the_environment_is_left_as_it_was(user_policy, seen_by_sentencepiece):
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    env.update({"OMP_DISPLAY_ENV": "TRUE", **({"OMP_WAIT_POLICY": user_policy} if user_policy else {})})
+    script = "import os, nmt.data.tokenizer; print('after import:', os.environ.get('OMP_WAIT_POLICY'))"
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    # OMP_DISPLAY_ENV makes each OpenMP runtime print its settings when it loads.
+    assert f"OMP_WAIT_POLICY = '{seen_by_sentencepiece}'" in result.stderr
+    assert result.stdout.strip() == f"after import: {user_policy}"
