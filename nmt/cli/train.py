@@ -133,12 +133,13 @@ def _plain(node: Any) -> dict[str, Any]:
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     quiet_third_party_logs()
-    if ranks_from_environment().rank != 0:  # rank 0 speaks for the run; the others only warn
+    is_main_rank = ranks_from_environment().is_main
+    if not is_main_rank:  # rank 0 speaks for the run; the others only warn
         logging.getLogger().setLevel(logging.WARNING)
     result = train(cfg)
     if result.stop_signal is not None:
         sys.exit(128 + result.stop_signal)  # the shell's convention for a process ended by that signal
-    if ranks_from_environment().rank != 0:
+    if not is_main_rank:
         return
     best = "none" if result.best_value is None else f"{result.best_value:.2f} at step {result.best_step}"
     print(f"trained {result.step} steps ({result.stop_reason}); best val {result.metric}: {best}; "
