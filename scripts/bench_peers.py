@@ -3,6 +3,7 @@
     python scripts/bench_peers.py                    # full run (~30 min on 2 cores)
     python scripts/bench_peers.py --quick            # smoke run (~1-2 min per tool and model)
     python scripts/bench_peers.py --tools joeynmt onmt --models transformer --tokenizer standalone
+    python scripts/bench_peers.py --models transformer --ctranslate2   # + CTranslate2 on nmt's weights
 
 What is compared, for each model (the Transformer and the RNN with Bahdanau attention) and tool:
 - training throughput: real target tokens per second (EOS included, padding excluded), the
@@ -11,7 +12,12 @@ What is compared, for each model (the Transformer and the RNN with Bahdanau atte
   batch_size is calibrated by replaying its own batching rule on the corpus);
 - beam search on the test set (test_2016_flickr): sentences per second over the tool's own
   generation time (model loading excluded), BLEU (sacrebleu, 13a, on detokenized text);
-- peak resident memory of the training and of the decoding process.
+- peak resident memory of the training and of the decoding process;
+- with --ctranslate2, nmt's trained Transformer exported with nmt's own exporter (one directory
+  per --ct2-quantizations type) and decoded by CTranslate2 through nmt's CTranslate2Translator,
+  beam and greedy, beside nmt's own fp32 beam and greedy decoding of the same weights: a second
+  table with each row's sent/s over nmt fp32's with the same search (CTranslate2 has no RNN
+  decoder, so the RNN gets no such rows).
 
 All tools see the same data: one joint SentencePiece model (nmt's own, from `prepare_corpus`, or
 with `--tokenizer standalone` one trained here with the same settings), the same cleaned
@@ -19,7 +25,7 @@ training pairs, and the pieces as whitespace-separated words, so the peers' own 
 off. Every process runs with OMP_NUM_THREADS=MKL_NUM_THREADS=--threads. The peers run from their
 own virtual environments under bench/ (git-ignored), created here when missing.
 
-Results: a table on stdout with the ratios nmt/peer, and JSON (--json). Method and notes:
+Results: the tables on stdout with the ratios nmt/peer, and JSON (--json). Method and notes:
 scripts/BENCHMARKS.md.
 """
 
@@ -36,9 +42,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from peers.batching import calibrate_batches
+from peers.ctranslate2_rows import decode_ct2_main, decode_nmt_weights, with_speed_ratios
 from peers.data import REPO, prepare_pieces
 from peers.processes import ensure_venv
-from peers.report import format_table, show_figure
+from peers.report import format_decoding_table, format_table, show_figure
 from peers.runner import MODELS, TOOLS, Budget, Runner, decode_nmt_main
 
 WARMUP_STEPS = 4000  # the shared learning-rate warm-up of throughput runs (irrelevant to speed, kept equal)
@@ -53,15 +60,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command")
     decode = sub.add_parser("decode-nmt", help="internal: time nmt's Translator on a file")
     decode.add_argument("--ckpt", type=Path, required=True)
-    decode.add_argument("--src", type=Path, required=True)
-    decode.add_argument("--out", type=Path, required=True)
-    decode.add_argument("--beam", type=int, default=5)
-    decode.add_argument("--length-penalty", type=float, default=1.0)
-    decode.add_argument("--max-len-a", type=float, default=1.5)
-    decode.add_argument("--max-len-b", type=int, default=1)
-    decode.add_argument("--batch-tokens", type=int, default=4096)
-    decode.add_argument("--threads", type=int, default=2)
     decode.add_argument("--precision", choices=("32", "bf16"), default="32")
+    add_decoding_arguments(decode)
+    decode_ct2 = sub.add_parser("decode-ct2", help="internal: time nmt's CTranslate2Translator on a file")
+    decode_ct2.add_argument("--model-dir", type=Path, required=True, help="an nmt export (nmt-export output=DIR)")
+    decode_ct2.add_argument("--native", action="store_true",
+                            help="CTranslate2's own search in one call (its length penalty, one hypothesis) "
+                                 "instead of nmt's CTranslate2Translator")
+    add_decoding_arguments(decode_ct2)
 
     parser.add_argument("--quick", action="store_true", help="smoke run: 6 updates, 40 test sentences")
     parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
@@ -87,6 +93,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "models with --train-minutes) instead of training")
     parser.add_argument("--nmt-decode-precision", choices=("32", "bf16"), default="32",
                         help="nmt's decoding precision (bf16: autocast; the peers decode in fp32)")
+    parser.add_argument("--ctranslate2", action="store_true",
+                        help="also export nmt's Transformer to CTranslate2 and decode it there, beam and greedy "
+                             '(needs pip install -e ".[export]")')
+    parser.add_argument("--ct2-quantizations", nargs="+", default=["float32", "int8"],
+                        help="with --ctranslate2: the weight types to export and decode")
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "data" / "multi30k",
                         help="folder with {train,val,test_2016_flickr}.{de,en}.gz")
     parser.add_argument("--tokenizer", choices=("nmt", "standalone"), default="nmt",
@@ -107,7 +118,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error("--tokenizer standalone runs the peers only; drop nmt from --tools")
         if args.decode_repeats < 1:
             parser.error(f"--decode-repeats {args.decode_repeats} must be at least 1")
+        if args.ctranslate2:
+            check_ctranslate2(parser, args)
     return args
+
+
+def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """The decoding children's input, output and search settings (the same for nmt and CTranslate2)."""
+    parser.add_argument("--src", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--length-penalty", type=float, default=1.0)
+    parser.add_argument("--max-len-a", type=float, default=1.5)
+    parser.add_argument("--max-len-b", type=int, default=1)
+    parser.add_argument("--batch-tokens", type=int, default=4096)
+    parser.add_argument("--threads", type=int, default=2)
+
+
+def check_ctranslate2(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--ctranslate2 needs the package, nmt's run and quantizations nmt's exporter knows."""
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        parser.error('--ctranslate2 needs the CTranslate2 package; install it with pip install -e ".[export]".')
+    from nmt.inference.export_ctranslate2 import QUANTIZATIONS
+
+    if "nmt" not in args.tools:
+        parser.error("--ctranslate2 decodes the Transformer nmt trains; keep nmt in --tools.")
+    unknown = [name for name in args.ct2_quantizations if name not in QUANTIZATIONS]
+    if unknown:
+        parser.error(f"--ct2-quantizations {' '.join(unknown)} is not a CTranslate2 weight type nmt exports; "
+                     f"choose from {' '.join(QUANTIZATIONS)}.")
 
 
 def budget_from(args: argparse.Namespace) -> Budget:
@@ -122,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "decode-nmt":
         decode_nmt_main(args)
         return
+    if args.command == "decode-ct2":
+        decode_ct2_main(args)
+        return
     budget = budget_from(args)
     if not args.corpus.is_dir():
         sys.exit(f"--corpus {args.corpus} is not a folder; point it at the Multi30k files "
@@ -135,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for tool, (setting, real) in batches.items():
         print(f"  {tool}: batch size setting {setting} -> {real:,.0f} real target tokens per batch", flush=True)
     runner = Runner(args, data, budget)
-    results = []
+    results, decodings = [], []
     for model in args.models:
         for tool in args.tools:
             work = "decoding the earlier run's model" if args.decode_only else f"{budget.train_steps} updates"
@@ -144,14 +188,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  train {show_figure(result.train_tgt_tokens_per_s)} tgt tok/s, decode "
                   f"{show_figure(result.decode_sentences_per_s)} sent/s, BLEU {show_figure(result.bleu)}", flush=True)
             results.append(result)
+            if tool == "nmt" and args.ctranslate2:
+                decodings.extend(decode_nmt_weights(runner, result))
     table = format_table(results)
     print("\n" + table)
+    decoding_table = format_decoding_table(decodings, results) if decodings else None
+    if decoding_table is not None:
+        print("\n" + decoding_table)
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python", "scripts/bench_peers.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
         "smoke": args.quick, "budget": asdict(budget), "threads": args.threads, "tokenizer": data.tokenizer,
         "vocab_size": data.vocab_size, "results": [asdict(result) for result in results], "table": table,
+        "weights_decodings": [asdict(row) for row in with_speed_ratios(decodings, results)],
+        "decoding_table": decoding_table,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -6,6 +6,8 @@ the original paper's placement (3.1). Incremental decoding keeps a key/value cac
 `decode_step` projects one new position per layer and appends it to the self-attention cache,
 and cross-attention keys/values are projected once in `encode` and carried in the state, one
 copy per source sentence: the K beams of a sentence attend to it as one group of K queries.
+Beam search's reordering of the self-attention cache is held back until the next step, which
+gathers the reordered rows and appends the new position in a single copy (`extend_cache`).
 
 Initialisation (Vaswani et al.'s reference code tensor2tensor, and fairseq): Xavier-uniform
 linear weights (each of W^Q, W^K, W^V separately, so the fused projection changes nothing), zero
@@ -148,12 +150,14 @@ class DecoderLayer(_Layer):
         self_cache: tuple[Tensor, Tensor] | None,
         need_weights: bool,
         rows_per_source: int = 1,
+        self_cache_rows: Tensor | None = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
         """x (B, T, D); cross_kv 2 x (B / G, H, S, Dh); memory_mask (B / G, 1, 1, S), G = rows_per_source.
 
         self_cache None: teacher forcing over all T positions with a causal mask. Otherwise the
         keys/values (B, H, t, Dh) of the t earlier positions: x holds the next position (T = 1),
-        which may attend to all of them, so no mask is needed. With G > 1 (decoding, T = 1) rows
+        which may attend to all of them, so no mask is needed; self_cache_rows (B,), when given,
+        are the cache rows that x's rows continue. With G > 1 (decoding, T = 1) rows
         g * G ... g * G + G - 1 translate source g, and cross-attend to it as G queries at once.
         Returns x (B, T, D), the self-attention keys/values including x's, cross attn_weights
         (B, H, T, S) or None.
@@ -161,8 +165,8 @@ class DecoderLayer(_Layer):
         h = self.sublayer_input(self.self_attn_norm, x)
         q, k, v = self.self_attn.project_qkv(h)  # (B, H, T, Dh)
         if self_cache is not None:
-            k = torch.cat([self_cache[0], k], dim=2)  # (B, H, t+1, Dh)
-            v = torch.cat([self_cache[1], v], dim=2)
+            k = extend_cache(self_cache[0], self_cache_rows, k)  # (B, H, t+1, Dh)
+            v = extend_cache(self_cache[1], self_cache_rows, v)
         update, _ = self.self_attn.attend(q, k, v, None, is_causal=self_cache is None)
         x = self.add(self.self_attn_norm, x, update)
 
@@ -180,22 +184,40 @@ class DecoderLayer(_Layer):
         return self.feed_forward_sublayer(x), (k, v), attn_weights
 
 
+def extend_cache(cache: Tensor, rows: Tensor | None, new: Tensor) -> Tensor:
+    """cache (B0, H, t, Dh), rows (B,) or None (all B0 = B rows in order), new (B, H, 1, Dh) -> (B, H, t+1, Dh).
+
+    One copy of the cache: the selected rows are gathered straight into the new tensor, which
+    takes new's dtype (under bf16 autocast the cache stays bf16, as its projections are).
+    """
+    cached = cache.size(2)
+    extended = new.new_empty(new.size(0), new.size(1), cached + 1, new.size(3))
+    if rows is None:
+        extended[:, :, :cached] = cache
+    else:
+        torch.index_select(cache.to(new.dtype), 0, rows, out=extended[:, :, :cached])
+    extended[:, :, cached:] = new
+    return extended
+
+
 @dataclass(frozen=True)
 class TransformerState:
     """Decoder state: cross-attention keys/values (fixed) and the growing self-attention cache.
 
     The source side is held once per group of G = rows_per_source consecutive rows that
     translate the same sentence (beam search: its K beams), so expanding to K beams and
-    reordering them copies only the self-attention cache.
+    reordering them copies only the self-attention cache, and that copy waits for the next
+    step: `self_rows` names the cache rows each row continues.
     """
 
     src_mask: Tensor  # (B / G, S)
     cross_keys: tuple[Tensor, ...]  # per decoder layer (B / G, H, S, Dh)
     cross_values: tuple[Tensor, ...]  # per decoder layer (B / G, H, S, Dh)
-    self_keys: tuple[Tensor, ...]  # per decoder layer (B, H, t, Dh), t = positions decoded so far
-    self_values: tuple[Tensor, ...]  # per decoder layer (B, H, t, Dh)
+    self_keys: tuple[Tensor, ...]  # per decoder layer (B0, H, t, Dh), t = positions decoded so far
+    self_values: tuple[Tensor, ...]  # per decoder layer (B0, H, t, Dh)
     step: int  # t: the position of the next target token
     rows_per_source: int = 1  # G: row r decodes the source of group r // G
+    self_rows: Tensor | None = None  # (B,): row r continues cache row self_rows[r]; None: B = B0, in order
 
     def select(self, indices: Tensor, *, same_sources: bool = False) -> TransformerState:
         """Rows `indices` (B',) in that order: beam search reorders and expands with it (see DecoderState).
@@ -207,9 +229,9 @@ class TransformerState:
         def pick(tensors: tuple[Tensor, ...], rows: Tensor) -> tuple[Tensor, ...]:
             return tuple(tensor.index_select(0, rows) for tensor in tensors)
 
-        self_keys, self_values = pick(self.self_keys, indices), pick(self.self_values, indices)
+        self_rows = indices if self.self_rows is None else self.self_rows.index_select(0, indices)
         if same_sources:
-            return replace(self, self_keys=self_keys, self_values=self_values)
+            return replace(self, self_rows=self_rows)
         sources = torch.div(indices, self.rows_per_source, rounding_mode="floor")  # (B',) group of each row
         groups, run_lengths = torch.unique_consecutive(sources, return_counts=True)
         if groups.numel() > 0 and bool((run_lengths == run_lengths[0]).all()):
@@ -220,10 +242,11 @@ class TransformerState:
             src_mask=self.src_mask.index_select(0, groups),
             cross_keys=pick(self.cross_keys, groups),
             cross_values=pick(self.cross_values, groups),
-            self_keys=self_keys,
-            self_values=self_values,
+            self_keys=self.self_keys,
+            self_values=self.self_values,
             step=self.step,
             rows_per_source=rows_per_source,
+            self_rows=self_rows,
         )
 
 
@@ -359,12 +382,14 @@ class Transformer(Seq2Seq):
                 self_cache=(state.self_keys[index], state.self_values[index]),
                 need_weights=need_weights,
                 rows_per_source=state.rows_per_source,
+                self_cache_rows=state.self_rows,
             )
             self_keys.append(k)
             self_values.append(v)
             if attn_weights is not None:
                 weights.append(attn_weights.squeeze(2))  # (B, H, S)
         logits = self.output_proj(self.decoder_norm(x)).squeeze(1)  # (B, V)
-        new_state = replace(state, self_keys=tuple(self_keys), self_values=tuple(self_values), step=state.step + 1)
+        new_state = replace(state, self_keys=tuple(self_keys), self_values=tuple(self_values), step=state.step + 1,
+                            self_rows=None)
         attn_weights = torch.stack(weights, dim=1) if weights else None  # (B, L, H, S)
         return log_softmax_fp32(logits), new_state, attn_weights

@@ -1,9 +1,10 @@
-"""The results table: a column per tool, then nmt's ratio to each peer."""
+"""The results tables: a column per tool with nmt's ratio to each peer; a row per decoding of nmt's weights."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from peers.ctranslate2_rows import WeightsDecoding, with_speed_ratios
 from peers.runner import TOOLS, ToolResult
 
 ROWS = (  # (label, ToolResult field, how nmt compares: "ratio" nmt/peer or "diff" nmt-peer, format)
@@ -38,14 +39,50 @@ def format_table(results: Sequence[ToolResult]) -> str:
             for peer in peers:
                 row.append(compare_cell(values["nmt"], values[peer], compare))
             rows.append(row)
-        widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
         lines.append(f"== {model}")
-        for row in rows:
-            lines.append("  ".join(cell.ljust(widths[0]) if column == 0 else cell.rjust(widths[column])
-                                   for column, cell in enumerate(row)))
+        lines.extend(aligned(rows, left_columns=1))
         failed = [f"{result.tool}: {result.error}" for result in by_tool.values() if result.error]
         lines.extend(f"   failed {line}" for line in failed)
     return "\n".join(lines)
+
+
+DECODING_COLUMNS = (  # (label, WeightsDecoding field, format)
+    ("sent/s", "sentences_per_s", "{:,.1f}"),
+    ("generation (s)", "generation_s", "{:,.1f}"),
+    ("BLEU", "bleu", "{:.2f}"),
+    ("decode peak RSS (MB)", "peak_rss_mb", "{:,.0f}"),
+    ("vs nmt fp32", "speed_vs_nmt_fp32", "{:.2f}x"),
+)
+ONMT_COLUMN = ("vs onmt beam", "speed_vs_onmt_beam", "{:.2f}x")
+
+
+def format_decoding_table(decodings: Sequence[WeightsDecoding], results: Sequence[ToolResult]) -> str:
+    """One block per model: a row per (engine, precision, search) decoding nmt's weights, with its sent/s
+    over nmt fp32's with the same search and, where OpenNMT-py ran, over OpenNMT-py's beam search."""
+    lines = []
+    compared = with_speed_ratios(decodings, results)
+    for model in dict.fromkeys(row.model for row in compared):
+        decoded = [row for row in compared if row.model == model]
+        onmt_ran = any(result.tool == "onmt" and result.model == model for result in results)
+        columns = [*DECODING_COLUMNS, *([ONMT_COLUMN] if onmt_ran else [])]
+        rows = [["engine", "precision", "search", *[label for label, _, _ in columns]]]
+        for row in decoded:
+            figures = [getattr(row, name) for _, name, _ in columns]
+            rows.append([row.engine, row.precision, row.search,
+                         *["-" if value is None else fmt.format(value) for value, (_, _, fmt) in zip(figures, columns)]])
+        lines.append(f"== {model}: decoding nmt's weights")
+        lines.extend(aligned(rows, left_columns=3))
+        lines.extend(f"   failed {row.label}: {row.error}" for row in decoded if row.error)
+        lines.append("   vs: sent/s over nmt fp32's with the same search" +
+                     (", and over OpenNMT-py's beam search on its own model" if onmt_ran else ""))
+    return "\n".join(lines)
+
+
+def aligned(rows: Sequence[Sequence[str]], *, left_columns: int) -> list[str]:
+    """Table lines: the first `left_columns` columns flush left, the figures flush right."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(widths[column]) if column < left_columns else cell.rjust(widths[column])
+                      for column, cell in enumerate(row)) for row in rows]
 
 
 def compare_cell(ours: float | None, peer: float | None, compare: str) -> str:

@@ -23,7 +23,7 @@ from peers.logs import (
 from peers.processes import ProcessResult, run_measured, thread_env, venv_python
 
 PEERS_DIR = Path(__file__).resolve().parent  # the config templates
-ENTRY_POINT = PEERS_DIR.parent / "bench_peers.py"  # its `decode-nmt` command runs decode_nmt_main
+ENTRY_POINT = PEERS_DIR.parent / "bench_peers.py"  # its `decode-nmt` and `decode-ct2` commands run the children
 TOOLS = ("nmt", "joeynmt", "onmt")
 MODELS = ("transformer", "rnn_bahdanau")
 
@@ -60,6 +60,7 @@ class ToolResult:
     decode_peak_rss_mb: float | None = None
     bleu: float | None = None
     mean_hypothesis_words: float | None = None
+    checkpoint: str | None = None  # the model decoded
     error: str | None = None
 
 
@@ -90,6 +91,7 @@ class Runner:
                 result.budget_minutes = self.budget.train_minutes
             else:
                 checkpoint = self._train(result, train, run_dir)
+            result.checkpoint = str(checkpoint)
             hypotheses_path = run_dir / "hypotheses.txt"
             decodes = [decode(checkpoint, run_dir, hypotheses_path) for _ in range(self.args.decode_repeats)]
             decoded = median_decode(tool, decodes)
@@ -144,17 +146,21 @@ class Runner:
         return checkpoint
 
     def _score(self, result: ToolResult, decoded: ProcessResult, hypotheses: list[str]) -> None:
-        import sacrebleu
-
-        references = self.data.test_references[:self.decode_count]
-        if len(hypotheses) != len(references):
-            raise RuntimeError(f"{result.tool} wrote {len(hypotheses)} hypotheses for {len(references)} sentences")
+        result.bleu, result.mean_hypothesis_words = self.score_hypotheses(result.tool, hypotheses)
         result.decode_wall_s, result.decode_peak_rss_mb = decoded.wall_s, decoded.peak_rss_mb
         result.decode_generation_s = parse_generation_seconds(result.tool, decoded.log)
         seconds = result.decode_generation_s or decoded.wall_s
         result.decode_sentences_per_s = len(hypotheses) / seconds
-        result.bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
-        result.mean_hypothesis_words = statistics.mean(len(line.split()) for line in hypotheses)
+
+    def score_hypotheses(self, tool: str, hypotheses: list[str]) -> tuple[float, float]:
+        """BLEU of detokenized `hypotheses` against the decoded references, and their mean length in words."""
+        import sacrebleu
+
+        references = self.data.test_references[:self.decode_count]
+        if len(hypotheses) != len(references):
+            raise RuntimeError(f"{tool} wrote {len(hypotheses)} hypotheses for {len(references)} sentences")
+        bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
+        return bleu, statistics.mean(len(line.split()) for line in hypotheses)
 
     # -- Joey NMT
 
@@ -254,13 +260,18 @@ class Runner:
         return trained, parse_nmt_intervals(trained.log), run_dir / "checkpoints" / "last.pt"
 
     def _decode_nmt(self, checkpoint: Path, run_dir: Path, hypotheses_path: Path) -> ProcessResult:
+        return self.decode_child("decode-nmt", ["--ckpt", checkpoint, "--precision", self.args.nmt_decode_precision],
+                                 hypotheses_path, beam=self.args.beam, log_path=run_dir / "decode.out")
+
+    def decode_child(self, command: str, model_arguments: Sequence[str | Path], hypotheses_path: Path, *, beam: int,
+                     log_path: Path) -> ProcessResult:
+        """A measured `bench_peers.py decode-nmt|decode-ct2` child on decode.raw.de with the shared search settings."""
         return run_measured(
-            [sys.executable, ENTRY_POINT, "decode-nmt", "--ckpt", checkpoint,
-             "--src", self.data.directory / "decode.raw.de", "--out", hypotheses_path, "--beam", str(self.args.beam),
+            [sys.executable, ENTRY_POINT, command, *model_arguments,
+             "--src", self.data.directory / "decode.raw.de", "--out", hypotheses_path, "--beam", str(beam),
              "--length-penalty", str(self.args.length_penalty), "--max-len-a", str(self.args.max_len_a),
-             "--batch-tokens", str(self.args.decode_batch_tokens), "--threads", str(self.args.threads),
-             "--precision", self.args.nmt_decode_precision],
-            log_path=run_dir / "decode.out", env=self.env, cwd=REPO)
+             "--batch-tokens", str(self.args.decode_batch_tokens), "--threads", str(self.args.threads)],
+            log_path=log_path, env=self.env, cwd=REPO)
 
 
 def median_decode(tool: str, decodes: Sequence[ProcessResult]) -> ProcessResult:

@@ -9,7 +9,7 @@ import torch
 
 from model_fixtures import padded_batch, tiny_model, train_copy
 from nmt.errors import NMTError
-from nmt.models.transformer import Transformer, sinusoidal_table
+from nmt.models.transformer import Transformer, extend_cache, sinusoidal_table
 
 
 def sample():
@@ -42,7 +42,7 @@ def test_beams_share_one_copy_of_their_sentences_source_side():
     tokens = torch.tensor([4, 5, 6, 7, 8, 9, 10, 11, 12])  # a different token in every beam
     with torch.no_grad():
         state = model.encode(src, src_mask).select(torch.arange(3).repeat_interleave(beams))
-        assert (state.rows_per_source, state.cross_keys[0].size(0), state.self_keys[0].size(0)) == (3, 3, 9)
+        assert (state.rows_per_source, state.cross_keys[0].size(0), state.self_rows.numel()) == (3, 3, 9)
         log_probs, state, weights = model.decode_step(tokens, state)
         for beam in range(beams):  # the same as decoding each beam's rows on their own, one row per sentence
             alone, _, alone_weights = model.decode_step(tokens[beam::beams], model.encode(src, src_mask))
@@ -117,3 +117,33 @@ def test_initialisation_is_xavier_for_projections_and_scaled_normal_for_embeddin
     embedding_std = model.tgt_embed.weight[4:].std().item()
     assert embedding_std == pytest.approx(64**-0.5, rel=0.1)
     assert torch.all(model.tgt_embed.weight[0] == 0)
+
+
+def test_extend_cache_gathers_the_selected_rows_and_appends_in_the_new_positions_dtype():
+    cache = torch.randn(3, 2, 4, 5)  # (B0, H, t, Dh)
+    new = torch.randn(4, 2, 1, 5).bfloat16()  # (B, H, 1, Dh)
+    rows = torch.tensor([2, 2, 0, 1])
+    extended = extend_cache(cache, rows, new)
+    assert extended.dtype == torch.bfloat16
+    torch.testing.assert_close(extended, torch.cat([cache[rows].bfloat16(), new], dim=2), rtol=0, atol=0)
+    torch.testing.assert_close(extend_cache(cache, None, new[:3]), torch.cat([cache.bfloat16(), new[:3]], dim=2))
+
+
+def test_reorders_held_for_the_next_step_compose_and_leave_earlier_states_intact():
+    model = tiny_model("transformer").eval()
+    src, src_mask = padded_batch([[5, 6, 7, 3], [11, 12, 3]])
+    with torch.no_grad():
+        start = model.encode(src, src_mask).select(torch.tensor([0, 0, 1, 1]))  # 2 beams per sentence
+        _, first, _ = model.decode_step(torch.tensor([4, 5, 6, 7]), start)
+        keys_before = first.self_keys[0].clone()
+        # two selects in a row act as their composition: [1, 0, 3, 2] then [0, 0, 2, 3] is [1, 1, 3, 2]
+        twice = first.select(torch.tensor([1, 0, 3, 2])).select(torch.tensor([0, 0, 2, 3]))
+        once = first.select(torch.tensor([1, 1, 3, 2]))
+        tokens = torch.tensor([8, 9, 10, 11])
+        log_probs, _, _ = model.decode_step(tokens, twice)
+        expected, _, _ = model.decode_step(tokens, once)
+        assert torch.equal(first.self_keys[0], keys_before)  # decoding from a selection copies, never writes back
+        torch.testing.assert_close(log_probs, expected, atol=0, rtol=0)
+        assert not torch.allclose(expected[0], expected[2])  # the rows really differ
+        again, _, _ = model.decode_step(tokens, once)  # the same state decodes twice alike
+        torch.testing.assert_close(again, expected, atol=0, rtol=0)

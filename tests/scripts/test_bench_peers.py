@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_checkpoint import build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (autouse)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from peers.batching import calibrate, joey_batches, mean_real_tgt, onmt_batches  # noqa: E402
-from peers.data import REPO, detokenize  # noqa: E402
-from peers.logs import (  # noqa: E402
+from bench_peers import main, parse_args
+from peers.batching import calibrate, joey_batches, mean_real_tgt, onmt_batches
+from peers.ctranslate2_rows import WeightsDecoding, decode_nmt_weights, export_afresh, with_speed_ratios
+from peers.data import REPO, detokenize
+from peers.logs import (
     parse_generation_seconds,
     parse_joey_intervals,
     parse_nmt_intervals,
@@ -19,9 +23,9 @@ from peers.logs import (  # noqa: E402
     parse_parameters,
     steady_state,
 )
-from peers.processes import ProcessResult  # noqa: E402
-from peers.report import format_table  # noqa: E402
-from peers.runner import ENTRY_POINT, PEERS_DIR, ToolResult, median_decode  # noqa: E402
+from peers.processes import ProcessResult
+from peers.report import format_decoding_table, format_table
+from peers.runner import ENTRY_POINT, PEERS_DIR, ToolResult, median_decode
 
 JOEY_LOG = """\
 2026-11-24 14:52:38,217 - INFO - joeynmt.model - Total params: 7578112
@@ -133,3 +137,153 @@ def test_the_harness_finds_the_checkout_its_entry_point_and_the_peer_templates()
     assert (REPO / "pyproject.toml").is_file()
     assert ENTRY_POINT == REPO / "scripts" / "bench_peers.py" and ENTRY_POINT.is_file()
     assert all((PEERS_DIR / f"{tool}.yaml").is_file() for tool in ("joeynmt", "onmt"))
+
+
+def weights_decoding(engine: str, precision: str, beam: int, sentences_per_s: float | None, **figures) -> WeightsDecoding:
+    return WeightsDecoding(model="transformer", engine=engine, precision=precision, beam=beam,
+                           sentences_per_s=sentences_per_s, **figures)
+
+
+DECODINGS = [
+    weights_decoding("nmt", "fp32", 5, 100.0, generation_s=10.0, bleu=36.0, peak_rss_mb=750.0),
+    weights_decoding("nmt", "bf16", 5, 120.0),
+    weights_decoding("nmt", "fp32", 1, 300.0),
+    weights_decoding("ctranslate2", "float32", 5, 250.0),
+    weights_decoding("ctranslate2", "float32", 1, 600.0),
+    weights_decoding("ctranslate2", "int8", 5, 400.0),
+    weights_decoding("ctranslate2", "int8", 1, None, error="decode-ct2 failed"),
+]
+
+
+def table_row(text: str, *first_cells: str) -> list[str]:
+    """The cells of the first line of `text` that starts with `first_cells`."""
+    return next(cells for cells in map(str.split, text.splitlines()) if cells[:len(first_cells)] == list(first_cells))
+
+
+def test_weights_decodings_are_compared_with_nmt_fp32_of_the_same_search_and_onmt_beam_search():
+    results = [ToolResult(tool="nmt", model="transformer", decode_sentences_per_s=100.0),
+               ToolResult(tool="onmt", model="transformer", decode_sentences_per_s=50.0)]
+
+    compared = with_speed_ratios(DECODINGS, results)
+
+    assert [(row.speed_vs_nmt_fp32, row.speed_vs_onmt_beam) for row in compared] == [
+        (1.0, 2.0), (1.2, 2.4), (1.0, 6.0), (2.5, 5.0), (2.0, 12.0), (4.0, 8.0), (None, None)]
+    assert compared[0].sentences_per_s == 100.0 and DECODINGS[3].speed_vs_nmt_fp32 is None  # the input is kept
+
+
+def test_decoding_table_has_a_row_per_engine_precision_and_search_with_its_ratios():
+    results = [ToolResult(tool="nmt", model="transformer"),
+               ToolResult(tool="onmt", model="transformer", decode_sentences_per_s=50.0)]
+
+    text = format_decoding_table(DECODINGS, results)
+
+    assert text.splitlines()[0] == "== transformer: decoding nmt's weights"
+    assert text.splitlines()[1].endswith("vs nmt fp32  vs onmt beam")
+    assert table_row(text, "nmt") == ["nmt", "fp32", "beam", "5", "100.0", "10.0", "36.00", "750", "1.00x", "2.00x"]
+    assert table_row(text, "ctranslate2", "float32", "beam")[-2:] == ["2.50x", "5.00x"]
+    assert table_row(text, "ctranslate2", "float32", "greedy")[-2:] == ["2.00x", "12.00x"]
+    assert table_row(text, "ctranslate2", "int8", "greedy")[3:] == ["-"] * 6
+    assert "failed ctranslate2 int8 greedy: decode-ct2 failed" in text
+    rows = [line.split()[:2] for line in text.splitlines()[2:9]]
+    assert rows == [["nmt", "fp32"], ["nmt", "bf16"], ["nmt", "fp32"], ["ctranslate2", "float32"],
+                    ["ctranslate2", "float32"], ["ctranslate2", "int8"], ["ctranslate2", "int8"]]
+
+
+def test_decoding_table_leaves_out_the_onmt_column_when_onmt_did_not_run():
+    text = format_decoding_table(DECODINGS, [ToolResult(tool="nmt", model="transformer")])
+
+    assert text.splitlines()[1].endswith("vs nmt fp32") and "OpenNMT-py" not in text
+    assert table_row(text, "ctranslate2", "float32", "beam")[-1] == "2.50x"
+
+
+def test_ctranslate2_flag_without_the_package_is_one_parser_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # `import ctranslate2` now raises ImportError
+
+    with pytest.raises(SystemExit):
+        parse_args(["--ctranslate2"])
+
+    assert 'install it with pip install -e ".[export]"' in capsys.readouterr().err
+
+
+def test_decode_ct2_child_translates_every_line_of_a_fresh_export_and_prints_its_generation_time(tmp_path, capsys):
+    pytest.importorskip("ctranslate2")
+    checkpoint = build_tiny_checkpoint(tmp_path)
+    export = tmp_path / "transformer-ct2-int8"
+    export_afresh(checkpoint, export, quantization="float32")
+    export_afresh(checkpoint, export, quantization="int8")  # an earlier export there is replaced
+    source, hypotheses = tmp_path / "decode.raw.de", tmp_path / "hypotheses.txt"
+    source.write_text("a man rides a bike .\nthe cat is black .\nshe reads a book .\n", encoding="utf-8")
+
+    main(["decode-ct2", "--model-dir", str(export), "--src", str(source), "--out", str(hypotheses),
+          "--beam", "2", "--batch-tokens", "64", "--threads", "1"])
+
+    assert '"quantization": "int8"' in (export / "nmt.json").read_text(encoding="utf-8")
+    assert len(hypotheses.read_text(encoding="utf-8").splitlines()) == 3
+    assert parse_generation_seconds("nmt", capsys.readouterr().out) >= 0.0
+
+
+def test_native_ctranslate2_child_gives_the_same_greedy_lines_as_nmts_ctranslate2_path(tmp_path):
+    pytest.importorskip("ctranslate2")
+    export = export_afresh(build_tiny_checkpoint(tmp_path), tmp_path / "export", quantization="float32")
+    source = tmp_path / "decode.raw.de"
+    source.write_text("a man rides a bike .\n" * 3, encoding="utf-8")  # one length: one limit in both paths
+    outputs = []
+    for native in ([], ["--native"]):
+        hypotheses = tmp_path / f"hypotheses{len(native)}.txt"
+        main(["decode-ct2", "--model-dir", str(export), "--src", str(source), "--out", str(hypotheses),
+              "--beam", "1", "--batch-tokens", "64", "--threads", "1", *native])
+        outputs.append(hypotheses.read_text(encoding="utf-8").splitlines())
+
+    assert len(outputs[1]) == 3 and outputs[1] == outputs[0]
+
+
+class ScriptedRunner:
+    """A Runner whose decoding children are recorded and answered at once: 3 lines, 0.5 s of generation."""
+
+    def __init__(self, work_dir: Path, *, precision: str) -> None:
+        self.args = argparse.Namespace(beam=5, nmt_decode_precision=precision, ct2_quantizations=["float32", "int8"],
+                                       work_dir=work_dir, decode_repeats=2)
+        self.calls: list[tuple[str, str, int]] = []
+
+    def decode_child(self, command, model_arguments, hypotheses_path, *, beam, log_path) -> ProcessResult:
+        self.calls.append((command, Path(model_arguments[1]).name, beam))
+        hypotheses_path.parent.mkdir(parents=True, exist_ok=True)
+        hypotheses_path.write_text("a\nb\nc\n", encoding="utf-8")
+        return ProcessResult(wall_s=2.0, peak_rss_mb=300.0, log="generation_seconds=0.5")
+
+    def score_hypotheses(self, tool, hypotheses):
+        return 30.0, 1.0
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16"])
+def test_nmts_weights_are_decoded_by_nmt_fp32_and_each_ctranslate2_export_with_beam_and_greedy(precision, tmp_path):
+    pytest.importorskip("ctranslate2")
+    checkpoint = build_tiny_checkpoint(tmp_path / "run")
+    runner = ScriptedRunner(tmp_path, precision=precision)
+    nmt_result = ToolResult(tool="nmt", model="transformer", checkpoint=str(checkpoint), decode_sentences=3,
+                            decode_sentences_per_s=10.0, bleu=29.0)
+
+    rows = decode_nmt_weights(runner, nmt_result)
+
+    nmt_rows = [("nmt", "fp32", 5), ("nmt", "bf16", 5)] if precision == "bf16" else [("nmt", "fp32", 5)]
+    assert [(row.engine, row.precision, row.beam) for row in rows] == [
+        *nmt_rows, ("nmt", "fp32", 1),
+        ("ctranslate2", "float32", 5), ("ctranslate2", "float32", 1), ("nmt-ct2", "float32", 5), ("nmt-ct2", "float32", 1),
+        ("ctranslate2", "int8", 5), ("ctranslate2", "int8", 1), ("nmt-ct2", "int8", 5), ("nmt-ct2", "int8", 1)]
+    reused = rows[len(nmt_rows) - 1]  # nmt's own decoding in the main table is not run again
+    assert (reused.sentences_per_s, reused.bleu) == (10.0, 29.0)
+    children = [*(["best.pt"] if precision == "bf16" else []), "best.pt"]
+    assert [name for _, name, _ in runner.calls[::2]] == [
+        *children, *["transformer-ct2-float32"] * 4, *["transformer-ct2-int8"] * 4]
+    assert runner.calls[::2] == runner.calls[1::2]  # --decode-repeats 2
+    assert all(row.sentences_per_s == 6.0 and row.generation_s == 0.5 for row in rows if row is not reused)
+    assert '"quantization": "int8"' in (tmp_path / "nmt" / "transformer-ct2-int8" / "nmt.json").read_text()
+
+
+def test_an_rnn_gets_no_ctranslate2_rows(tmp_path, capsys):
+    runner = ScriptedRunner(tmp_path, precision="32")
+
+    rows = decode_nmt_weights(runner, ToolResult(tool="nmt", model="rnn_bahdanau", checkpoint="best.pt"))
+
+    assert rows == [] and runner.calls == []
+    assert "CTranslate2 has no RNN decoder" in capsys.readouterr().out
