@@ -51,7 +51,7 @@ from benchmarks.children import RESULT_PREFIX, child_decode, child_train  # noqa
 from benchmarks.distributed import run_distributed  # noqa: E402
 from benchmarks.kernels import attention_scaling, matmul_ceiling  # noqa: E402
 from benchmarks.report import report_text  # noqa: E402
-from benchmarks.scale import run_scale  # noqa: E402
+from benchmarks.scale import SCALE_REPEATS, run_scale  # noqa: E402
 from peers.processes import ProcessResult, run_measured, thread_env  # noqa: E402
 
 from nmt.device import configure_cpu  # noqa: E402
@@ -197,12 +197,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", action="append", default=[], metavar="PRESET=PATH",
                         help="a trained checkpoint to decode for a preset (repeatable)")
     parser.add_argument("--scale-large", action="store_true", help="scale section: add a 4.5 M-pair corpus")
+    parser.add_argument("--scale-sizes", type=int, nargs="+", metavar="PAIRS",
+                        help="scale section: these corpus sizes instead of 29k, 290k and 1M (and 4.5M)")
+    parser.add_argument("--scale-repeats", type=int, default=SCALE_REPEATS,
+                        help="scale section: nmt-prepare runs per size and worker count (median reported)")
     parser.add_argument("--scale-workers", type=int, default=os.cpu_count() or 1,
                         help="scale section: nmt-prepare workers compared with 1 (default: cores)")
     parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "nmt", help="logs and scratch data")
     parser.add_argument("--json", type=Path, help="results file (default <work-dir>/benchmark.json)")
     args = parser.parse_args(argv)
     args.corpus, args.data_dir = args.corpus.resolve(), args.data_dir.resolve()
+    if args.scale_repeats < 1 or any(pairs < 1 for pairs in args.scale_sizes or ()):
+        parser.error("--scale-repeats and every --scale-sizes value must be at least 1")
     if args.command is None:
         args.work_dir = args.work_dir.resolve()
         args.json = args.json or args.work_dir / "benchmark.json"
@@ -268,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "scale" in args.sections:
         print("nmt-prepare and nmt-train start-up vs corpus size", flush=True)
         sizes = SCALE_SIZES[:1] if args.quick else SCALE_SIZES + ((4_500_000,) if args.scale_large else ())
-        report["scale"] = run_scale(args, sizes, workers=args.scale_workers)
+        report["scale"] = run_scale(args, tuple(args.scale_sizes or sizes), workers=args.scale_workers,
+                                    repeats=1 if args.quick else args.scale_repeats)
     if "ddp" in args.sections:
         print("one process x 2 threads vs torchrun 2 processes x 1 thread", flush=True)
         report["ddp"] = run_distributed(args, steps=30 if args.quick else 200)

@@ -5,7 +5,8 @@ import platform
 import pytest
 import torch
 
-from nmt.device import configure_cpu, reuse_freed_memory
+import nmt.device as device_module
+from nmt.device import configure_cpu, cpu_has_native_bf16, reuse_freed_memory, warn_if_bf16_is_emulated
 from nmt.errors import NMTError
 
 
@@ -26,3 +27,26 @@ def test_threads_are_set():
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_glibc_accepts_the_heap_thresholds():
     assert reuse_freed_memory()
+
+
+CPUINFO = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 fma {extra}\n\nprocessor\t: 1\n"
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    assert cpu_has_native_bf16(CPUINFO.format(extra="avx512f avx512_bf16")) is True
+    assert cpu_has_native_bf16(CPUINFO.format(extra="amx_bf16")) is True
+    assert cpu_has_native_bf16(CPUINFO.format(extra="avx512f")) is False
+    assert cpu_has_native_bf16("processor\t: 0\n") is None  # no flags line: unknown, so no warning
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_once_on_stderr(monkeypatch, capsys):
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
+    cpu = torch.device("cpu")
+
+    assert warn_if_bf16_is_emulated(cpu, "bf16", key="trainer.precision")
+    assert not warn_if_bf16_is_emulated(cpu, "32")
+
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "trainer.precision=bf16" in err and "use trainer.precision=32" in err
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: True)
+    assert not warn_if_bf16_is_emulated(cpu, "bf16")

@@ -21,7 +21,7 @@ from torch import Tensor
 from nmt.checkpoint import Checkpoint, load_checkpoint
 from nmt.data.batching import Batch, collate, sorted_batches
 from nmt.data.tokenizer import Tokenizer
-from nmt.device import Precision, autocast
+from nmt.device import Precision, autocast, warn_if_bf16_is_emulated
 from nmt.errors import NMTError, error_summary
 from nmt.inference.decoding import (
     Hypothesis,
@@ -99,6 +99,7 @@ class Translator:
         if str(precision) not in get_args(Precision):
             raise NMTError(f"precision={precision!r} is not valid; choose 32 or bf16 (bf16: matmuls in bfloat16).")
         self.precision = str(precision)
+        warn_if_bf16_is_emulated(self.device, self.precision)
         self.sampling = sampling
 
     def translate(self, texts: Sequence[str]) -> list[str]:

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from nmt.checkpoint import Checkpoint, load_checkpoint, periodic_checkpoints, save_checkpoint
 from nmt.data.batching import token_batches
-from nmt.device import autocast
+from nmt.device import autocast, warn_if_bf16_is_emulated
 from nmt.errors import NMTError
 from nmt.models.seq2seq import Seq2Seq
 from nmt.training.config import TrainerConfig, rng_state, set_rng_state
@@ -81,6 +81,8 @@ class Trainer:
                  output_dir: Path, resume_from: Path | None = None, ranks: Ranks | None = None) -> None:
         self.model, self.inputs, self.config, self.device = model.to(device), inputs, config, device
         self.ranks = ranks or Ranks()
+        if self.ranks.is_main:
+            warn_if_bf16_is_emulated(device, config.precision, key="trainer.precision")
         self.output_dir = Path(output_dir)
         self.checkpoint_dir = self.output_dir / "checkpoints"
         # DDP broadcasts rank 0's weights now and all-reduces gradients in backward.

@@ -1,8 +1,8 @@
 """The scale section of scripts/benchmark.py: nmt-prepare and nmt-train against corpus size.
 
 For each size, Multi30k's training split is repeated to that many pairs (scripts/make_large_corpus.py)
-and prepared into an empty data folder with 1 worker and with N, alternately, SCALE_REPEATS times
-each (once with --quick): a row gives the median time, its spread (min-max), pairs/s and the peak
+and prepared into an empty data folder with 1 worker and with N, alternately, --scale-repeats times
+each (default SCALE_REPEATS; once with --quick): a row gives the median time, its spread (min-max), pairs/s and the peak
 RSS of the largest process (SentencePiece keeps its own tokenizer.num_threads, which its result
 depends on). The machine is shared, so each row also says how busy the rest of it was during its
 runs: the CPU seconds other processes used, at nice 0 and niced, from /proc/stat. Then nmt-train
@@ -31,7 +31,8 @@ TIME_LINE = re.compile(r"time +([\d.]+) s")
 SCALE_REPEATS = 3  # nmt-prepare runs per (size, workers), alternating the worker counts
 
 
-def run_scale(args: argparse.Namespace, sizes: tuple[int, ...], *, workers: int) -> list[dict[str, Any]]:
+def run_scale(args: argparse.Namespace, sizes: tuple[int, ...], *, workers: int,
+              repeats: int = SCALE_REPEATS) -> list[dict[str, Any]]:
     """One row per (size, workers) of nmt-prepare, plus the train start-up of the last prepared cache."""
     rows = []
     for pairs in sizes:
@@ -43,7 +44,7 @@ def run_scale(args: argparse.Namespace, sizes: tuple[int, ...], *, workers: int)
         data = args.work_dir / f"scale-data-{pairs}"
         counts = sorted({1, workers})
         runs: dict[int, list[dict[str, float]]] = {count: [] for count in counts}
-        for repeat in range(1 if args.quick else SCALE_REPEATS):
+        for repeat in range(repeats):
             for count in counts:
                 runs[count].append(prepare_once(args, corpus, data, pairs=pairs, workers=count, repeat=repeat))
         rows.extend(summarize(pairs, count, runs[count]) for count in counts)

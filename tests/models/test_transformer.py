@@ -147,3 +147,13 @@ def test_reorders_held_for_the_next_step_compose_and_leave_earlier_states_intact
         assert not torch.allclose(expected[0], expected[2])  # the rows really differ
         again, _, _ = model.decode_step(tokens, once)  # the same state decodes twice alike
         torch.testing.assert_close(again, expected, atol=0, rtol=0)
+
+
+def test_under_bf16_autocast_the_self_attention_cache_stays_in_the_projections_dtype():
+    model = tiny_model("transformer").eval()
+    src, src_mask = padded_batch([[5, 6, 7, 3], [8, 3]])
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        state = model.encode(src, src_mask)
+        for _ in range(2):
+            _, state, _ = model.decode_step(torch.tensor([4, 5]), state)
+    assert {keys.dtype for keys in (*state.self_keys, *state.self_values)} == {torch.bfloat16}
