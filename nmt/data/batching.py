@@ -5,8 +5,10 @@ Conventions (B batch, S source length, T target length):
 - tgt_in = BOS + y and tgt_out = y + EOS (teacher forcing), PAD after them.
 - src_mask is True on real tokens (EOS included), the polarity of scaled_dot_product_attention.
 
-A split's ids live in two flat numpy arrays plus offsets (`TokenizedSplit`), so building a
-batch is a few array slices instead of Python lists of lists.
+A split's ids stay where the cache holds them: per side, one numpy view per chunk of the
+memory-mapped Arrow column plus the rows' offsets (`TokenizedSplit`), so a corpus of millions
+of pairs costs a few int64 arrays of one entry per pair, and building a batch is a few array
+slices instead of Python lists of lists.
 """
 
 from __future__ import annotations
@@ -90,65 +92,91 @@ def _pad(sequences: Sequence[Sequence[int]], *, bos: bool, eos: bool) -> Tensor:
     return torch.from_numpy(padded)
 
 
-class TokenizedSplit:
-    """One split's token ids as flat arrays + offsets; `batch(indices)` pads the chosen rows."""
+class TokenColumn:
+    """One side's ids: a flat array per chunk (views of the cache: no copy) and (N + 1,) int64 row offsets.
 
-    def __init__(self, *, src_flat: np.ndarray, src_offsets: np.ndarray, tgt_flat: np.ndarray | None, tgt_offsets: np.ndarray | None) -> None:
-        self.src_flat, self.src_offsets = src_flat, src_offsets
-        self.tgt_flat, self.tgt_offsets = tgt_flat, tgt_offsets
-        self.src_lengths = np.diff(src_offsets)  # (N,) without EOS
-        self.tgt_lengths = None if tgt_offsets is None else np.diff(tgt_offsets)
+    Rows never span chunks; row i's ids are `chunks[c][offsets[i] - token_starts[c]:][:lengths[i]]`
+    for the chunk c holding it.
+    """
+
+    def __init__(self, chunks: list[np.ndarray], row_counts: list[int], lengths: np.ndarray) -> None:
+        self.chunks = chunks
+        self.lengths = lengths  # (N,) int64
+        self.offsets = np.zeros(len(lengths) + 1, dtype=np.int64)  # (N + 1,)
+        np.cumsum(lengths, out=self.offsets[1:])
+        self.row_starts = np.zeros(len(row_counts) + 1, dtype=np.int64)  # (C + 1,) first row of each chunk
+        np.cumsum(row_counts, out=self.row_starts[1:])
+        self.token_starts = self.offsets[self.row_starts[:-1]]  # (C,) first token of each chunk
+
+    @classmethod
+    def from_arrow(cls, column: pa.ChunkedArray) -> TokenColumn:
+        """From a list-of-integers column; ids keep the cache's int16 (or int32), batches widen them."""
+        chunks, row_counts, lengths = [], [], []
+        for chunk in column.chunks:
+            if len(chunk) == 0:
+                continue
+            # flatten() respects the chunk's slice and null rows have no values: a zero-copy view
+            chunks.append(chunk.flatten().to_numpy(zero_copy_only=False))
+            row_counts.append(len(chunk))
+            lengths.append(pc.list_value_length(chunk).fill_null(0).to_numpy(zero_copy_only=False))
+        all_lengths = np.concatenate(lengths).astype(np.int64) if lengths else np.zeros(0, dtype=np.int64)
+        return cls(chunks, row_counts, all_lengths)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def row(self, index: int) -> np.ndarray:
+        chunk = int(np.searchsorted(self.row_starts, index, side="right")) - 1
+        start = int(self.offsets[index] - self.token_starts[chunk])
+        return self.chunks[chunk][start : start + int(self.lengths[index])]
+
+    def rows(self, indices: np.ndarray) -> list[np.ndarray]:
+        """The ids of rows `indices` (K,), in that order."""
+        chunks = np.searchsorted(self.row_starts, indices, side="right") - 1  # (K,)
+        starts = self.offsets[indices] - self.token_starts[chunks]  # (K,) within each row's chunk
+        ends = starts + self.lengths[indices]
+        return [self.chunks[c][a:b] for c, a, b in zip(chunks.tolist(), starts.tolist(), ends.tolist())]
+
+
+class TokenizedSplit:
+    """One split's token ids (a `TokenColumn` per side); `batch(indices)` pads the chosen rows."""
+
+    def __init__(self, *, src: TokenColumn, tgt: TokenColumn | None) -> None:
+        self.src_ids, self.tgt_ids = src, tgt
+        self.src_lengths = src.lengths  # (N,) without EOS
+        self.tgt_lengths = None if tgt is None else tgt.lengths
 
     @classmethod
     def from_dataset(cls, dataset: datasets.Dataset) -> TokenizedSplit:
         """From a dataset with list columns src_ids (and tgt_ids, if present)."""
-        # The arrow view respects an indices mapping (select/shuffle), unlike dataset.data.
+        # The arrow view respects an indices mapping (select/shuffle), unlike dataset.data; without
+        # one it is the memory-mapped table itself.
         table = dataset.with_format("arrow")[:]
-        src_flat, src_offsets = _flatten(table.column("src_ids"))
-        tgt_flat = tgt_offsets = None
-        if "tgt_ids" in table.column_names:
-            tgt_flat, tgt_offsets = _flatten(table.column("tgt_ids"))
-        return cls(src_flat=src_flat, src_offsets=src_offsets, tgt_flat=tgt_flat, tgt_offsets=tgt_offsets)
+        tgt = TokenColumn.from_arrow(table.column("tgt_ids")) if "tgt_ids" in table.column_names else None
+        return cls(src=TokenColumn.from_arrow(table.column("src_ids")), tgt=tgt)
 
     @classmethod
     def from_lists(cls, src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]] | None = None) -> TokenizedSplit:
-        src_flat, src_offsets = _flatten(pa.chunked_array([pa.array(src_ids, type=pa.list_(pa.int32()))]))
-        tgt_flat = tgt_offsets = None
-        if tgt_ids is not None:
-            tgt_flat, tgt_offsets = _flatten(pa.chunked_array([pa.array(tgt_ids, type=pa.list_(pa.int32()))]))
-        return cls(src_flat=src_flat, src_offsets=src_offsets, tgt_flat=tgt_flat, tgt_offsets=tgt_offsets)
+        def column(ids: Sequence[Sequence[int]]) -> TokenColumn:
+            return TokenColumn.from_arrow(pa.chunked_array([pa.array(ids, type=pa.list_(pa.int32()))]))
+
+        return cls(src=column(src_ids), tgt=None if tgt_ids is None else column(tgt_ids))
 
     def __len__(self) -> int:
         return len(self.src_lengths)
 
     def src(self, index: int) -> np.ndarray:
-        return self.src_flat[self.src_offsets[index] : self.src_offsets[index + 1]]
+        return self.src_ids.row(index)
 
     def tgt(self, index: int) -> np.ndarray:
-        assert self.tgt_flat is not None and self.tgt_offsets is not None
-        return self.tgt_flat[self.tgt_offsets[index] : self.tgt_offsets[index + 1]]
+        assert self.tgt_ids is not None
+        return self.tgt_ids.row(index)
 
     def batch(self, indices: Sequence[int] | np.ndarray) -> Batch:
         indices = np.asarray(indices, dtype=np.int64)
-        src = [self.src(i) for i in indices]
-        tgt = None if self.tgt_flat is None else [self.tgt(i) for i in indices]
+        src = self.src_ids.rows(indices)
+        tgt = None if self.tgt_ids is None else self.tgt_ids.rows(indices)
         return collate(src, tgt, indices)
-
-
-def _flatten(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Flat ids in the column's own integer type and (N + 1,) int64 offsets of a list column.
-
-    The ids keep the cache's int16 (or int32): with one chunk they are a view of the
-    memory-mapped file, with several (a saved cache holds one per 1,000 rows) one compact
-    copy, 2 bytes a token (1 M pairs: 172 MB resident for the split, 374 MB with int64 ids). Batches widen
-    the rows they pad.
-    """
-    lists = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = lists.flatten().to_numpy(zero_copy_only=False)  # respects slicing
-    return flat, offsets
 
 
 def token_batches(

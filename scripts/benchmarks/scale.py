@@ -4,7 +4,8 @@ For each size, Multi30k's training split is repeated to that many pairs (scripts
 and prepared into an empty data folder with 1 worker and with N, alternately, --scale-repeats times
 each (default SCALE_REPEATS; once with --quick): a row gives the median time, its spread (min-max), pairs/s and the peak
 RSS of the largest process (SentencePiece keeps its own tokenizer.num_threads, which its result
-depends on). The machine is shared, so each row also says how busy the rest of it was during its
+depends on) and its anonymous part (peak RSS also counts the pages of the memory-mapped Arrow
+files read, which the kernel drops under memory pressure). The machine is shared, so each row also says how busy the rest of it was during its
 runs: the CPU seconds other processes used, at nice 0 and niced, from /proc/stat. Then nmt-train
 starts on the warm cache: seconds from launch to the first logged update, and peak RSS.
 """
@@ -68,7 +69,7 @@ def prepare_once(args: argparse.Namespace, corpus: Path, data: Path, *, pairs: i
     else:
         busy, niced = (after - before for before, after in zip(machine_before, machine_after))
     return {"prepare_s": float(TIME_LINE.findall(process.log)[-1]), "wall_s": process.wall_s,
-            "rss_mb": process.peak_rss_mb, "cpu_s": ours, "others_nice0_s": busy - ours, "others_niced_s": niced}
+            "rss_mb": process.peak_rss_mb, "anon_mb": process.peak_anon_mb, "cpu_s": ours, "others_nice0_s": busy - ours, "others_niced_s": niced}
 
 
 def summarize(pairs: int, workers: int, runs: list[dict[str, float]]) -> dict[str, Any]:
@@ -78,6 +79,7 @@ def summarize(pairs: int, workers: int, runs: list[dict[str, float]]) -> dict[st
     return {"pairs": pairs, "workers": workers, "runs": len(runs), "prepare_s": median,
             "prepare_min_s": min(times), "prepare_max_s": max(times), "pairs_per_s": pairs / median,
             "prepare_rss_mb": max(run["rss_mb"] for run in runs),
+            "prepare_anon_mb": max((run["anon_mb"] for run in runs if run.get("anon_mb") is not None), default=None),
             "cpu_s": statistics.median(run["cpu_s"] for run in runs),
             # The rest of the machine during these runs, in cores (2.0 = both cores of a 2-core machine).
             "others_nice0_cores": sum(run["others_nice0_s"] for run in runs) / wall,
@@ -122,12 +124,14 @@ def train_start(args: argparse.Namespace, corpus: Path, data: Path, pairs: int) 
     first_update = (datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f") - launched).total_seconds() \
         if match else None
     return {"first_update_s": first_update, "train_wall_s": time.monotonic() - started,
-            "train_rss_mb": process.peak_rss_mb}
+            "train_rss_mb": process.peak_rss_mb, "train_anon_mb": process.peak_anon_mb}
 
 
 SCALE_COLUMNS = (("pairs", "pairs", "{:,}"), ("workers", "workers", "{}"), ("runs", "runs", "{}"),
                  ("prepare s", "prepare_s", "{:.1f}"), ("min", "prepare_min_s", "{:.1f}"),
                  ("max", "prepare_max_s", "{:.1f}"), ("pairs/s", "pairs_per_s", "{:,.0f}"),
-                 ("prepare RSS MB", "prepare_rss_mb", "{:,.0f}"), ("CPU s", "cpu_s", "{:.1f}"),
+                 ("prepare RSS MB", "prepare_rss_mb", "{:,.0f}"), ("anon MB", "prepare_anon_mb", "{:,.0f}"),
+                 ("CPU s", "cpu_s", "{:.1f}"),
                  ("others nice 0", "others_nice0_cores", "{:.2f}"), ("others niced", "others_niced_cores", "{:.2f}"),
-                 ("first update s", "first_update_s", "{:.1f}"), ("train RSS MB", "train_rss_mb", "{:,.0f}"))
+                 ("first update s", "first_update_s", "{:.1f}"), ("train RSS MB", "train_rss_mb", "{:,.0f}"),
+                 ("train anon MB", "train_anon_mb", "{:,.0f}"))

@@ -24,17 +24,34 @@ PEER_MODULES = {"joeynmt": "joeynmt", "onmt": "onmt"}
 @dataclass(frozen=True)
 class ProcessResult:
     wall_s: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the largest process's peak resident set (wait4): includes mapped file pages
     log: str
+    peak_anon_mb: float | None = None  # the largest anonymous resident set seen (sampled), without file pages
+
+
+SAMPLE_EVERY_S = 0.2  # anonymous-memory sampling period
 
 
 def run_measured(command: Sequence[str], *, log_path: Path, env: dict[str, str], cwd: Path) -> ProcessResult:
-    """Run `command` to completion with stdout+stderr in `log_path`; its own peak RSS from wait4."""
+    """Run `command` to completion with stdout+stderr in `log_path`.
+
+    Peak RSS comes from wait4; it counts the pages of memory-mapped files the process has read
+    (nmt's Arrow caches), which the kernel can drop at will. So the anonymous part (heap,
+    arrays) of the process and its children is also sampled from /proc every SAMPLE_EVERY_S.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    peak_anon_kb: int | None = None
     with log_path.open("w", encoding="utf-8") as log_file:
         process = subprocess.Popen(list(command), stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        _, status, usage = os.wait4(process.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid != 0:
+                break
+            sampled = max((anon_kb(member) or 0 for member in process_tree(process.pid)), default=None)
+            if sampled is not None:
+                peak_anon_kb = max(peak_anon_kb or 0, sampled)
+            time.sleep(SAMPLE_EVERY_S)
         process.returncode = os.waitstatus_to_exitcode(status)
     wall_s = time.monotonic() - started
     text = log_path.read_text(encoding="utf-8", errors="replace")
@@ -42,7 +59,34 @@ def run_measured(command: Sequence[str], *, log_path: Path, env: dict[str, str],
         tail = "\n".join(text.splitlines()[-25:])
         raise RuntimeError(f"{' '.join(map(str, command[:4]))} ... failed ({process.returncode}); "
                            f"log {log_path}:\n{tail}")
-    return ProcessResult(wall_s=wall_s, peak_rss_mb=usage.ru_maxrss / 1024, log=text)  # ru_maxrss: KiB
+    return ProcessResult(wall_s=wall_s, peak_rss_mb=usage.ru_maxrss / 1024, log=text,  # ru_maxrss: KiB
+                         peak_anon_mb=None if peak_anon_kb is None else peak_anon_kb / 1024)
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from /proc/<pid>/task/*/children (Linux); [pid] elsewhere."""
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                pending.extend(int(child) for child in children.read_text().split())
+            except OSError:  # the task ended meanwhile
+                continue
+    return tree
+
+
+def anon_kb(pid: int) -> int | None:
+    """The process's anonymous resident memory in KiB (RssAnon of /proc/<pid>/status); None if unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    return None
 
 
 def thread_env(threads: int) -> dict[str, str]:

@@ -49,6 +49,28 @@ def test_tokenized_split_reads_ids_through_a_selection():
     assert batch.indices.tolist() == [0, 2]
 
 
+def test_tokenized_split_of_a_saved_cache_reads_rows_across_chunks_without_copying_the_ids(tmp_path):
+    rng = np.random.default_rng(0)
+    src_ids = [rng.integers(4, 100, rng.integers(0, 6)).tolist() for _ in range(2500)]
+    tgt_ids = [rng.integers(4, 100, rng.integers(1, 6)).tolist() for _ in range(2500)]
+    features = datasets.Features({"src_ids": datasets.List(datasets.Value("int16")),
+                                  "tgt_ids": datasets.List(datasets.Value("int16"))})
+    datasets.Dataset.from_dict({"src_ids": src_ids, "tgt_ids": tgt_ids}, features=features).save_to_disk(
+        str(tmp_path / "cache"), max_shard_size="20KB")  # several files, each of several record batches
+    dataset = datasets.load_from_disk(str(tmp_path / "cache"))
+    assert dataset.data.column("src_ids").num_chunks > 2
+
+    split = TokenizedSplit.from_dataset(dataset)
+
+    assert split.src_lengths.tolist() == [len(ids) for ids in src_ids]
+    assert all(split.src(i).tolist() == src_ids[i] and split.tgt(i).tolist() == tgt_ids[i] for i in range(2500))
+    rows = [2499, 0, 1234, 1000, 999]
+    batch = split.batch(rows)
+    width = batch.tgt_out.size(1)
+    assert batch.tgt_out.tolist() == [(tgt_ids[i] + [EOS_ID] + [PAD_ID] * width)[:width] for i in rows]
+    assert all(not chunk.flags.owndata for chunk in split.src_ids.chunks)  # views of the mapped files
+
+
 def test_token_batches_cover_every_row_once_within_the_token_budget():
     src, tgt = realistic_lengths(3000, seed=0)
     batches = token_batches(src, tgt, batch_tokens=1000, shuffle=True, seed=1, epoch=0)

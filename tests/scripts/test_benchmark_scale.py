@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -37,3 +38,17 @@ def test_each_size_alternates_one_and_n_workers_for_the_asked_repeats_then_start
         (100, 1, 2, 11.5), (100, 2, 2, 12.5), (200, 1, 2, 11.5), (200, 2, 2, 12.5)]
     assert [row.get("train_rss_mb") for row in rows] == [None, 1500.0, None, 1500.0]  # on the N-worker row
     assert rows[0]["others_niced_cores"] == pytest.approx(0.1)  # 2 x 1.2 s over 2 x 12 s of wall time
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="anonymous memory is read from Linux's /proc")
+def test_measured_runs_sample_the_anonymous_memory_of_the_process(tmp_path):
+    from peers.processes import run_measured
+
+    holds_150_mb = "import time; block = b'x' * (150 * 2**20); time.sleep(1.0)"
+    measured = run_measured([sys.executable, "-c", holds_150_mb], log_path=tmp_path / "big.log", env=dict(os.environ),
+                            cwd=tmp_path)
+    idle = run_measured([sys.executable, "-c", "import time; time.sleep(1.0)"], log_path=tmp_path / "idle.log",
+                        env=dict(os.environ), cwd=tmp_path)
+
+    assert 150 <= measured.peak_anon_mb <= measured.peak_rss_mb
+    assert idle.peak_anon_mb < 50
