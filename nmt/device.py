@@ -67,7 +67,7 @@ def warn_if_bf16_is_emulated(device: torch.device, precision: str, *, key: str =
     """Warn (stderr, once per call) when bf16 is asked for on a CPU without bf16 instructions; True if it warned.
 
     Without them torch emulates bf16 matmuls in software, several times slower than float32
-    (a 1,250 x 256 x 8,000 matmul: 7x on an AVX2-only CPU), so the user should know.
+    (a 1,250 x 256 x 8,000 matmul: 5.6x slower on an AVX2-only CPU), so the user should know.
     """
     if precision != "bf16" or device.type != "cpu" or cpu_has_native_bf16() is not False:
         return False

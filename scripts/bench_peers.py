@@ -14,8 +14,8 @@ What is compared, for each model (the Transformer and the RNN with Bahdanau atte
   generation time (model loading excluded), BLEU (sacrebleu, 13a, on detokenized text);
 - peak resident memory of the training and of the decoding process;
 - with --ctranslate2, nmt's trained Transformer exported with nmt's own exporter (one directory
-  per --ct2-quantizations type) and decoded by CTranslate2 through nmt's CTranslate2Translator,
-  beam and greedy, beside nmt's own fp32 beam and greedy decoding of the same weights: a second
+  per --ct2-quantizations type) and decoded by CTranslate2, on its own and through nmt's
+  CTranslate2Translator, beam and greedy, beside nmt's own fp32 beam and greedy decoding of the same weights: a second
   table with each row's sent/s over nmt fp32's with the same search (CTranslate2 has no RNN
   decoder, so the RNN gets no such rows).
 
@@ -62,7 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     decode.add_argument("--ckpt", type=Path, required=True)
     decode.add_argument("--precision", choices=("32", "bf16"), default="32")
     add_decoding_arguments(decode)
-    decode_ct2 = sub.add_parser("decode-ct2", help="internal: time nmt's CTranslate2Translator on a file")
+    decode_ct2 = sub.add_parser("decode-ct2", help="internal: time CTranslate2 on a file")
     decode_ct2.add_argument("--model-dir", type=Path, required=True, help="an nmt export (nmt-export output=DIR)")
     decode_ct2.add_argument("--native", action="store_true",
                             help="CTranslate2's own search in one call (its length penalty, one hypothesis) "
@@ -192,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 decodings.extend(decode_nmt_weights(runner, result))
     table = format_table(results)
     print("\n" + table)
+    decodings = with_speed_ratios(decodings, results)
     decoding_table = format_decoding_table(decodings, results) if decodings else None
     if decoding_table is not None:
         print("\n" + decoding_table)
@@ -201,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
         "smoke": args.quick, "budget": asdict(budget), "threads": args.threads, "tokenizer": data.tokenizer,
         "vocab_size": data.vocab_size, "results": [asdict(result) for result in results], "table": table,
-        "weights_decodings": [asdict(row) for row in with_speed_ratios(decodings, results)],
+        "weights_decodings": [asdict(row) for row in decodings],
         "decoding_table": decoding_table,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -122,13 +122,8 @@ class TokenColumn:
         all_lengths = np.concatenate(lengths).astype(np.int64) if lengths else np.zeros(0, dtype=np.int64)
         return cls(chunks, row_counts, all_lengths)
 
-    def __len__(self) -> int:
-        return len(self.lengths)
-
     def row(self, index: int) -> np.ndarray:
-        chunk = int(np.searchsorted(self.row_starts, index, side="right")) - 1
-        start = int(self.offsets[index] - self.token_starts[chunk])
-        return self.chunks[chunk][start : start + int(self.lengths[index])]
+        return self.rows(np.array([index], dtype=np.int64))[0]
 
     def rows(self, indices: np.ndarray) -> list[np.ndarray]:
         """The ids of rows `indices` (K,), in that order."""

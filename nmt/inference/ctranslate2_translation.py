@@ -68,7 +68,7 @@ class CTranslate2Translator:
     ) -> None:
         self.model_dir = Path(model_dir)
         self.metadata = read_metadata(self.model_dir)
-        self.tokenizer = _read_tokenizer(self.model_dir)
+        self.tokenizer = read_tokenizer(self.model_dir)
         # CTranslate2 speaks pieces; SentencePiece pieces are unique, so each maps back to one id.
         target_pieces = self.tokenizer.tgt_pieces(range(self.tokenizer.tgt_vocab_size))
         self._tgt_ids = {piece: i for i, piece in enumerate(target_pieces)}
@@ -194,7 +194,8 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
     return metadata
 
 
-def _read_tokenizer(model_dir: Path) -> Tokenizer:
+def read_tokenizer(model_dir: Path) -> Tokenizer:
+    """The SentencePiece models an export carries, as the Tokenizer of the checkpoint it came from."""
     try:
         src_model, tgt_model = (model_dir / SRC_MODEL_FILE).read_bytes(), (model_dir / TGT_MODEL_FILE).read_bytes()
     except OSError as error:

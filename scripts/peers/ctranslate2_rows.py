@@ -197,12 +197,10 @@ def decode_ct2_native(args: argparse.Namespace) -> None:
     """
     import ctranslate2
 
-    from nmt.data.tokenizer import Tokenizer
-    from nmt.inference.export_ctranslate2 import SRC_MODEL_FILE, TGT_MODEL_FILE
+    from nmt.inference.ctranslate2_translation import read_tokenizer
     from nmt.tokens import BOS_PIECE, PAD_PIECE
 
-    src_model, tgt_model = ((args.model_dir / name).read_bytes() for name in (SRC_MODEL_FILE, TGT_MODEL_FILE))
-    tokenizer = Tokenizer(src_model=src_model, tgt_model=None if tgt_model == src_model else tgt_model)
+    tokenizer = read_tokenizer(args.model_dir)
     target_ids = {piece: i for i, piece in enumerate(tokenizer.tgt_pieces(range(tokenizer.tgt_vocab_size)))}
     engine = ctranslate2.Translator(str(args.model_dir), device="cpu", compute_type="default",
                                     intra_threads=args.threads)

@@ -48,9 +48,9 @@ def run_measured(command: Sequence[str], *, log_path: Path, env: dict[str, str],
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid != 0:
                 break
-            sampled = max((anon_kb(member) or 0 for member in process_tree(process.pid)), default=None)
-            if sampled is not None:
-                peak_anon_kb = max(peak_anon_kb or 0, sampled)
+            sampled = [kb for kb in map(anon_kb, process_tree(process.pid)) if kb is not None]
+            if sampled:
+                peak_anon_kb = max(peak_anon_kb or 0, *sampled)
             time.sleep(SAMPLE_EVERY_S)
         process.returncode = os.waitstatus_to_exitcode(status)
     wall_s = time.monotonic() - started

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from peers.ctranslate2_rows import WeightsDecoding, with_speed_ratios
+from peers.ctranslate2_rows import WeightsDecoding
 from peers.runner import TOOLS, ToolResult
 
 ROWS = (  # (label, ToolResult field, how nmt compares: "ratio" nmt/peer or "diff" nmt-peer, format)
@@ -56,11 +56,11 @@ DECODING_COLUMNS = (  # (label, WeightsDecoding field, format)
 ONMT_COLUMN = ("vs onmt beam", "speed_vs_onmt_beam", "{:.2f}x")
 
 
-def format_decoding_table(decodings: Sequence[WeightsDecoding], results: Sequence[ToolResult]) -> str:
-    """One block per model: a row per (engine, precision, search) decoding nmt's weights, with its sent/s
-    over nmt fp32's with the same search and, where OpenNMT-py ran, over OpenNMT-py's beam search."""
+def format_decoding_table(compared: Sequence[WeightsDecoding], results: Sequence[ToolResult]) -> str:
+    """One block per model: a row per (engine, precision, search) decoding nmt's weights (with the ratios of
+    `with_speed_ratios`): its sent/s over nmt fp32's with the same search and, where OpenNMT-py ran, over
+    OpenNMT-py's beam search."""
     lines = []
-    compared = with_speed_ratios(decodings, results)
     for model in dict.fromkeys(row.model for row in compared):
         decoded = [row for row in compared if row.model == model]
         onmt_ran = any(result.tool == "onmt" and result.model == model for result in results)

@@ -175,7 +175,7 @@ def test_decoding_table_has_a_row_per_engine_precision_and_search_with_its_ratio
     results = [ToolResult(tool="nmt", model="transformer"),
                ToolResult(tool="onmt", model="transformer", decode_sentences_per_s=50.0)]
 
-    text = format_decoding_table(DECODINGS, results)
+    text = format_decoding_table(with_speed_ratios(DECODINGS, results), results)
 
     assert text.splitlines()[0] == "== transformer: decoding nmt's weights"
     assert text.splitlines()[1].endswith("vs nmt fp32  vs onmt beam")
@@ -190,7 +190,8 @@ def test_decoding_table_has_a_row_per_engine_precision_and_search_with_its_ratio
 
 
 def test_decoding_table_leaves_out_the_onmt_column_when_onmt_did_not_run():
-    text = format_decoding_table(DECODINGS, [ToolResult(tool="nmt", model="transformer")])
+    results = [ToolResult(tool="nmt", model="transformer")]
+    text = format_decoding_table(with_speed_ratios(DECODINGS, results), results)
 
     assert text.splitlines()[1].endswith("vs nmt fp32") and "OpenNMT-py" not in text
     assert table_row(text, "ctranslate2", "float32", "beam")[-1] == "2.50x"
