@@ -65,7 +65,9 @@ def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
     configure_torch(config, device)
     ranks = start_process_group(ranks, device, timeout_s=config.distributed_timeout)
     try:
-        return _train(cfg, config, ranks=ranks, device=device, output_dir=Path(ranks.broadcast(str(output_dir))))
+        result = _train(cfg, config, ranks=ranks, device=device, output_dir=Path(ranks.broadcast(str(output_dir))))
+        ranks.barrier()  # the ranks leave the group together, after rank 0's last write
+        return result
     finally:
         stop_process_group()
 

@@ -16,6 +16,7 @@ collective below returns its input: one process is the world of size 1.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -130,7 +131,14 @@ def start_process_group(ranks: Ranks, device: torch.device, *, timeout_s: float)
 
 
 def stop_process_group() -> None:
+    """Leave the process group while the interpreter is whole.
+
+    The DDP wrapper of a finished Trainer still holds the group; collecting it first lets the
+    backend's worker threads stop here rather than during interpreter shutdown, where gloo can
+    abort the process (SIGABRT, "terminate called without an active exception").
+    """
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
