@@ -1,4 +1,4 @@
-"""How much each study run gets: the corpus, the model sizes and the training time of `--budget sample|multi30k`.
+"""How much each study run gets: the corpus, the model sizes and the training time of `--budget sample|multi30k|quick`.
 
 A budget turns a model preset into the Hydra overrides of one `nmt-train` run. Overrides are
 merged by key (a later `model.num_heads=1` replaces the budget's `model.num_heads=4`), so every
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nmt.errors import NMTError
 
@@ -53,6 +54,9 @@ class Budget:
     trainer: tuple[str, ...]  # trainer overrides of every run
     splits: tuple[str, ...]  # the evaluation splits this corpus has
     has_pronouns: bool  # the corpus has the contrastive pronoun_test split
+    cost_file: str = "attention_cost.json"  # the cost measurement's file in the runs directory
+    cost_lengths: tuple[int, ...] = (32, 64, 128, 256, 512)  # source lengths the cost is measured at
+    cost_repeats: int = 3  # timed repeats per attention and length (the median is reported)
 
     def train_overrides(self, preset: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
         """Every override of one run of `preset`, `extra` (a variant's model keys) last."""
@@ -61,33 +65,66 @@ class Budget:
         return merge_overrides(self.models[preset], self.trainer, extra)
 
 
-# data=sample: 20,000 train pairs of which 10 % are 30-60-word sentences, 500 long test pairs.
-_SAMPLE_DATA = ("data=sample", "data.long_test_size=500", "data.long_train_share=0.1")
-# Small models, sized as the demo Transformer, so that a few minutes of one CPU thread train them.
-_SAMPLE_RNN = ("model.emb_dim=128", "model.encoder_hidden_dim=128", "model.decoder_hidden_dim=256",
-               "model.dropout=0.1", "trainer.lr=2e-3", "trainer.lr_schedule=plateau", "trainer.warmup_steps=0")
-_SAMPLE_TRANSFORMER = ("model.d_model=128", "model.num_heads=4", "model.num_encoder_layers=2",
-                       "model.num_decoder_layers=2", "model.ff_dim=256", "model.attention_dropout=0.0",
-                       "trainer.lr=3e-3", "trainer.lr_schedule=inverse_sqrt", "trainer.warmup_steps=200")
+def _sample_corpus_budget(name: str, description: str, *, data: tuple[str, ...], rnn: tuple[str, ...],
+                          transformer: tuple[str, ...], max_steps: int, validate_every: int, val_max_sentences: int,
+                          **cost: Any) -> Budget:
+    """A budget on the bundled sample corpus: `data` selects and sizes it, every run trains `max_steps` updates."""
+    return Budget(
+        name=name,
+        corpus="sample",
+        description=description,
+        prepare=data,
+        models={preset: (*data, f"model={preset}", *(transformer if preset == "transformer" else rnn))
+                for preset in PRESETS},
+        trainer=(f"trainer.max_steps={max_steps}", "trainer.max_epochs=0", "trainer.batch_tokens=1500",
+                 f"trainer.validate_every={validate_every}", f"trainer.val_max_sentences={val_max_sentences}",
+                 "trainer.patience=0", "trainer.log_every=50", "trainer.keep_checkpoints=1", "trainer.tensorboard=false"),
+        splits=("test", LONG_SPLIT),
+        has_pronouns=True,
+        **cost,
+    )
+
+
 # A fixed number of updates, not a wall-clock budget: the same plan gives the same models whatever
 # else the machine runs (about 4 minutes per run on one idle CPU thread).
 SAMPLE_MAX_STEPS = 1000
 
-SAMPLE = Budget(
-    name="sample",
-    corpus="sample",
-    description=(f"the bundled English→French sample corpus (20,000 train pairs, 10 % of them 30–60-word "
-                 f"sentences; 1,000 test, 500 long-test and 400 contrastive pronoun pairs), small models "
-                 f"(RNNs: 128-dim embeddings and encoder, 256-dim decoder; Transformer: d_model 128, 2+2 layers) "
-                 f"and {SAMPLE_MAX_STEPS:,} updates of training per run (trainer.max_steps), then beam-{BEAM_SIZE} scoring"),
-    prepare=_SAMPLE_DATA,
-    models={preset: (*_SAMPLE_DATA, f"model={preset}",
-                     *(_SAMPLE_TRANSFORMER if preset == "transformer" else _SAMPLE_RNN)) for preset in PRESETS},
-    trainer=(f"trainer.max_steps={SAMPLE_MAX_STEPS}", "trainer.max_epochs=0", "trainer.batch_tokens=1500",
-             "trainer.validate_every=200", "trainer.val_max_sentences=200", "trainer.patience=0",
-             "trainer.log_every=50", "trainer.keep_checkpoints=1", "trainer.tensorboard=false"),
-    splits=("test", LONG_SPLIT),
-    has_pronouns=True,
+SAMPLE = _sample_corpus_budget(
+    "sample",
+    (f"the bundled English→French sample corpus (20,000 train pairs, 10 % of them 30–60-word "
+     f"sentences; 1,000 test, 500 long-test and 400 contrastive pronoun pairs), small models "
+     f"(RNNs: 128-dim embeddings and encoder, 256-dim decoder; Transformer: d_model 128, 2+2 layers) "
+     f"and {SAMPLE_MAX_STEPS:,} updates of training per run (trainer.max_steps), then beam-{BEAM_SIZE} scoring"),
+    # 20,000 train pairs of which 10 % are 30-60-word sentences, 500 long test pairs.
+    data=("data=sample", "data.long_test_size=500", "data.long_train_share=0.1"),
+    # Small models, sized as the demo Transformer, so that a few minutes of one CPU thread train them.
+    rnn=("model.emb_dim=128", "model.encoder_hidden_dim=128", "model.decoder_hidden_dim=256",
+         "model.dropout=0.1", "trainer.lr=2e-3", "trainer.lr_schedule=plateau", "trainer.warmup_steps=0"),
+    transformer=("model.d_model=128", "model.num_heads=4", "model.num_encoder_layers=2",
+                 "model.num_decoder_layers=2", "model.ff_dim=256", "model.attention_dropout=0.0",
+                 "trainer.lr=3e-3", "trainer.lr_schedule=inverse_sqrt", "trainer.warmup_steps=200"),
+    max_steps=SAMPLE_MAX_STEPS, validate_every=200, val_max_sentences=200,
+)
+
+QUICK_MAX_STEPS = 150
+
+# --budget quick: every experiment end to end in minutes, to try the study (or a change to it) before the
+# real budget; its numbers come from models trained for seconds and mean nothing.
+QUICK = _sample_corpus_budget(
+    "quick",
+    (f"a smoke run of the whole study: the sample corpus cut to 4,000 train pairs (200 test, 100 "
+     f"long-test and 80 pronoun pairs), tiny models (64-dim) and {QUICK_MAX_STEPS} updates per run, "
+     f"then beam-{BEAM_SIZE} scoring; the numbers only show that every step works"),
+    data=("data=sample", "data.sample_sizes.train=4000", "data.sample_sizes.validation=200",
+          "data.sample_sizes.test=200", "data.long_test_size=100", "data.long_train_share=0.1",
+          "data.pronoun_test_size=80"),
+    rnn=("model.emb_dim=64", "model.encoder_hidden_dim=64", "model.decoder_hidden_dim=128",
+         "model.dropout=0.1", "trainer.lr=3e-3", "trainer.lr_schedule=plateau", "trainer.warmup_steps=0"),
+    transformer=("model.d_model=64", "model.num_heads=4", "model.num_encoder_layers=2",
+                 "model.num_decoder_layers=2", "model.ff_dim=128", "model.attention_dropout=0.0",
+                 "trainer.lr=3e-3", "trainer.lr_schedule=inverse_sqrt", "trainer.warmup_steps=50"),
+    max_steps=QUICK_MAX_STEPS, validate_every=QUICK_MAX_STEPS, val_max_sentences=50,
+    cost_file="attention_cost-quick.json", cost_lengths=(32, 64, 128), cost_repeats=1,
 )
 
 MULTI30K_MAX_TIME = "00:20:00"
@@ -111,11 +148,14 @@ def multi30k_budget(local_dir: str | None) -> Budget:
     )
 
 
+BUDGETS = ("sample", "multi30k", "quick")
+
+
 def budget_named(name: str, *, multi30k_dir: str | None = None) -> Budget:
-    if name == "sample":
-        if multi30k_dir:
-            raise NMTError("--multi30k-dir is for --budget multi30k; leave it out with --budget sample")
-        return SAMPLE
     if name == "multi30k":
         return multi30k_budget(multi30k_dir)
-    raise NMTError(f"--budget {name} is not a budget; choose sample or multi30k")
+    if name in ("sample", "quick"):
+        if multi30k_dir:
+            raise NMTError(f"--multi30k-dir is for --budget multi30k; leave it out with --budget {name}")
+        return SAMPLE if name == "sample" else QUICK
+    raise NMTError(f"--budget {name} is not a budget; choose {', '.join(BUDGETS)}")

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import attention_study
 from study import execute as execute_module
-from study.budgets import SAMPLE, merge_overrides, multi30k_budget
+from study.budgets import QUICK, SAMPLE, merge_overrides, multi30k_budget
 from study.cost import affine_fit, decoding_step_cost
 from study.experiments import EXPERIMENTS, plan, select_experiments
 from study.figures import lines, new_figure, save
@@ -117,7 +117,7 @@ def test_multi30k_budget_uses_the_experiment_files_and_has_no_long_or_pronoun_sp
     assert "Not applicable" in select_experiments(["pronouns"])[0].analyse(results).notes[0]
 
 
-@pytest.mark.parametrize("budget", [SAMPLE, multi30k_budget("corpora/m30k")], ids=["sample", "multi30k"])
+@pytest.mark.parametrize("budget", [SAMPLE, multi30k_budget("corpora/m30k"), QUICK], ids=["sample", "multi30k", "quick"])
 def test_every_planned_run_composes_and_builds_its_model(tmp_path, budget):
     runs = {run.variant.name: run for run in planned(tmp_path, seeds=[1], budget=budget)}
     with initialize_config_module(config_module="nmt.configs", version_base=None):
@@ -219,6 +219,41 @@ def test_a_failed_command_ends_its_run_and_an_interrupted_one_stops_the_others(t
     assert seen == ["nmt.cli.prepare", "heads1", "heads2"]  # heads1's evaluation never ran
 
 
+def test_quick_runs_every_experiment_with_the_quick_budget_and_reports_into_the_runs_directory(
+        tmp_path, monkeypatch, capsys):
+    runs_dir = tmp_path / "runs"
+    runs = {str(run.checkpoint): run for run in planned(runs_dir, seeds=[1], budget=QUICK)}
+    started: list[list[str]] = []
+
+    def command(self, command, log_path):  # evaluating a run finishes it, with the files the commands write
+        started.append(command)
+        checkpoint = next((a.removeprefix("ckpt=").strip("'") for a in command if a.startswith("ckpt=")), None)
+        if checkpoint is not None:
+            finish(runs[checkpoint], bleu=50.0, pronouns={"all": 50.0, "il": 50.0, "elle": 50.0, "ils": 50.0,
+                                                         "elles": 50.0})
+        return 0
+
+    measured: list[tuple] = []
+    monkeypatch.setattr(execute_module.Executor, "command", command)
+    monkeypatch.setattr(attention_study, "measure_cost",
+                        lambda lengths, repeats: measured.append((lengths, repeats)) or fake_cost(list(lengths), repeats))
+
+    assert attention_study.main(["quick", "--runs-dir", str(runs_dir)]) == 0
+
+    assert measured == [((32, 64, 128), 1)] and (runs_dir / "attention_cost-quick.json").is_file()
+    assert not (runs_dir / "attention_cost.json").exists()  # the real budgets' measurement is left alone
+    trained = [c for c in started if c[2] == "nmt.cli.train"]
+    assert len(trained) == len(CONFIGURATIONS) == len(runs)  # every configuration once, one seed
+    assert all("trainer.max_steps=150" in c and "data.sample_sizes.train=4000" in c for c in trained)
+    assert all(f"hydra.run.dir='{runs_dir / 'quick'}" in next(a for a in c if a.startswith("hydra.run.dir="))
+               for c in trained)
+    text = (runs_dir / "attention_study-quick.md").read_text(encoding="utf-8")
+    assert "from 12 of 12 runs finished" in text and "--budget quick --seeds 1" in text
+    assert (runs_dir / "figures-quick" / "attention_study-attention_cost.png").is_file()
+    out = capsys.readouterr().out
+    assert "0 of 12 runs done; 12 to finish with --jobs 2" in out and "quick study: 12 runs, " in out
+
+
 def test_list_prints_every_run_with_its_overrides_and_state(tmp_path, capsys):
     finish(by_name(planned(tmp_path, ["luong"], seeds=[1]))["rnn_luong-dot-feed-seed1"], bleu=60.0)
     assert attention_study.main(["list", "--runs-dir", str(tmp_path), "--experiments", "luong", "--seeds", "1"]) == 0
@@ -309,15 +344,19 @@ def fabricate_study(tmp_path: Path) -> list[Run]:
     return runs
 
 
+def fake_cost(lengths: list[int], repeats: int = 3) -> dict:
+    """A cost measurement as `measure_cost` returns it, multiplicative the cheapest, every cost linear in length."""
+    return {"lengths": lengths, "repeats": repeats, "threads": 1,
+            "training": [{"attention": a, "src_len": n, "ms": n * f, "saved_mb": n * f / 8}
+                         for n in lengths for a, f in (("additive", 4.0), ("multiplicative", 1.0), ("sdpa", 1.5))],
+            "decoding": [{"attention": a, "src_len": n, "ms_per_step": n * f / 100, "state_mb": n * f / 64}
+                         for n in lengths for a, f in (("additive", 2.0), ("multiplicative", 1.0), ("sdpa", 1.0))]}
+
+
 def test_report_shows_paper_numbers_verdicts_ties_and_writes_its_figures(tmp_path, capsys):
     fabricate_study(tmp_path / "runs")
-    cost = {"lengths": [32, 64, 128], "repeats": 3, "threads": 1,
-            "training": [{"attention": a, "src_len": n, "ms": n * f, "saved_mb": n * f / 8}
-                         for n in (32, 64, 128) for a, f in (("additive", 4.0), ("multiplicative", 1.0), ("sdpa", 1.5))],
-            "decoding": [{"attention": a, "src_len": n, "ms_per_step": n * f / 100, "state_mb": n * f / 64}
-                         for n in (32, 64, 128) for a, f in (("additive", 2.0), ("multiplicative", 1.0), ("sdpa", 1.0))]}
     (tmp_path / "runs" / "attention_study_cost.json").write_text("")  # an unrelated file is ignored
-    (tmp_path / "runs" / attention_study.COST_FILE).write_text(json.dumps(cost))
+    (tmp_path / "runs" / SAMPLE.cost_file).write_text(json.dumps(fake_cost([32, 64, 128])))
     output = tmp_path / "reports" / "attention_study.md"
 
     assert attention_study.main(["report", "--runs-dir", str(tmp_path / "runs"), "--output", str(output)]) == 0
