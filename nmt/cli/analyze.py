@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 # picture (Vaswani et al. 2017), whose heads link "it" to "animal".
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
 DEFAULT_WORD = "it"
+DEFAULT_TEXT_LANG = "en"
 ALIGNMENT_COLUMN = "alignment"  # Pharaoh strings ("0-0 1-2 2?1"), in corpora that have gold alignments
 
 
@@ -120,6 +121,10 @@ def analyze(cfg: DictConfig) -> ReportPaths:
     start = time.perf_counter()
     checkpoint, model, tokenizer = load_for_translation(checkpoint_path, device=device)
     corpus = given or stored_corpus(checkpoint_path, checkpoint.data_config)
+    if "sentence" in options.sections and options.text == DEFAULT_TEXT and corpus.src_lang != DEFAULT_TEXT_LANG:
+        log.warning("the one-sentence view defaults to an English sentence, but this model translates from '%s': "
+                    "pass text=\"...\" word=... in that language to see its attention on a real input.",
+                    corpus.src_lang)
     pairs = load_clean_pairs(corpus, data_dir=corpora_dir)
     examples, skipped = _examples(pairs, corpus, tokenizer, model, options)
     pronouns = _contrastive_pairs(pairs, options)

@@ -228,7 +228,8 @@ def test_a_gold_alignment_naming_a_word_beyond_its_pair_is_an_error_naming_the_l
         [f"ckpt={tiny / 'checkpoints' / 'best.pt'}", f"paths.data_dir={tmp_path / 'data'}", f"alignments={alignments}",
          "sections=[alignment]", f"output={tmp_path / 'report'}"], monkeypatch=monkeypatch, capsys=capsys)
     assert status == 2
-    assert stderr.startswith(f"error: alignments={alignments} line 3 has the gold link 0-40 but its source has "), stderr
+    expected = f"error: alignments={alignments} line 3 has the gold link 0-40 but its source has "
+    assert stderr.startswith(expected), stderr
 
 
 def test_a_model_without_attention_gets_what_applies_and_one_line_for_each_section_that_does_not(tmp_path,
@@ -246,3 +247,26 @@ def test_a_model_without_attention_gets_what_applies_and_one_line_for_each_secti
     for name, reason in reasons.items():
         if reason:
             assert stdout.count(reason) == 1, name  # one line each on stdout
+
+
+@pytest.mark.parametrize(("src_lang", "text", "warned"), [
+    ("de", None, True),                       # the English default on a German source
+    ("de", "Der Hund schläft .", False),      # a sentence given: no warning
+    ("en", None, False),                      # the default suits an English source
+])
+def test_the_default_english_sentence_on_a_model_of_another_source_language_is_warned_about(
+        src_lang, text, warned, tiny, tmp_path, monkeypatch, capsys, caplog):
+    monkeypatch.setattr(sections, "SECTIONS", {"sentence": counting_section})
+    corpus = tmp_path / "corpus"
+    for stem, pairs in (("train", TEST_PAIRS), ("valid", TEST_PAIRS), ("test", TEST_PAIRS)):
+        corpus.mkdir(exist_ok=True)
+        (corpus / f"{stem}.{src_lang}").write_text("".join(s + "\n" for s, _ in pairs), encoding="utf-8")
+        (corpus / f"{stem}.fr").write_text("".join(t + "\n" for _, t in pairs), encoding="utf-8")
+    status, _, stderr = run_analyze(
+        [f"ckpt={tiny / 'checkpoints' / 'best.pt'}", f"paths.data_dir={tmp_path / 'data'}", "data=local",
+         f"data.local_dir={corpus}", f"data.src_lang={src_lang}", "data.tgt_lang=fr", "sections=[sentence]",
+         *([f"text='{text}'", "word=Hund"] if text else []), f"output={tmp_path / 'report'}"],
+        monkeypatch=monkeypatch, capsys=capsys)
+    assert status == 0, stderr
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert any(f"translates from '{src_lang}'" in message for message in warnings) == warned, warnings
