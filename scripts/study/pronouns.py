@@ -91,7 +91,9 @@ EXPERIMENT = Experiment(
           "Müller et al. 2018 (ContraPro, WMT); the sample corpus's Winograd-style pairs (README, Sample)",
     published=(("No published number for this corpus; the demo Transformer of `make demo` (2 min 15 s of "
                 "training) scores near chance: nmt-evaluate prints its accuracy per pronoun."),),
-    compared="rnn_plain, rnn_bahdanau, rnn_luong and the Transformer: contrastive accuracy per pronoun.",
+    compared=("rnn_plain, rnn_bahdanau, rnn_luong and the Transformer: contrastive accuracy per pronoun at the "
+              "study's budget. Trained longer, `experiment=sample_pronouns` (a Transformer, 100,000 pairs, 3,000 "
+              "updates) reaches 100 % on every pronoun: README, Pronoun resolution."),
     variants=VARIANTS,
     splits=("test",),
     analyse=analyse,
