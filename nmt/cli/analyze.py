@@ -33,6 +33,7 @@ from nmt.analysis.report import ReportPaths, summary_text, write_report
 from nmt.analysis.sections import check_section_names, run_sections
 from nmt.cli.common import (
     data_dir,
+    data_overrides_need_a_preset,
     given_corpus,
     log_to_stderr,
     report_user_errors,
@@ -233,6 +234,7 @@ def _model_description(model_config: Mapping[str, Any], model: Seq2Seq) -> str:
     return f"{family}, {parameters:,} parameters"
 
 
+@data_overrides_need_a_preset
 @hydra.main(config_path="pkg://nmt.configs", config_name="analyze", version_base=None)
 @report_user_errors
 def main(cfg: DictConfig) -> None:

@@ -39,6 +39,26 @@ def report_user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def data_overrides_need_a_preset(main: F) -> F:
+    """Wrap a Hydra entry point whose corpus defaults to the checkpoint's (`data: null`).
+
+    There `data.local_dir=DIR` alone has no preset to change, and Hydra would answer with its
+    multi-line "Could not override" message; this says what to add instead, before Hydra runs.
+    """
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        arguments = sys.argv[1:]
+        keys = [argument for argument in arguments if argument.startswith("data.")]
+        if keys and not any(argument.startswith(("data=", "+data=", "++data=")) for argument in arguments):
+            print(f"error: {keys[0]} changes a corpus preset, but none is chosen (the checkpoint's own corpus is "
+                  f"used); add one, e.g. data=multi30k {keys[0]}", file=sys.stderr)
+            sys.exit(2)
+        return main(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def quiet_third_party_logs() -> None:
     """Keep library chatter (datasets, matplotlib) out of the run log.
 

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nmt.cli.common import (
     data_dir,
+    data_overrides_need_a_preset,
     given_corpus,
     log_to_stderr,
     report_user_errors,
@@ -155,6 +156,7 @@ def _search_text(search: dict[str, Any]) -> str:
     return "sampling with " + ", ".join(f"{key} {value}" for key, value in search["sampling"].items())
 
 
+@data_overrides_need_a_preset
 @hydra.main(config_path="pkg://nmt.configs", config_name="evaluate", version_base=None)
 @report_user_errors
 def main(cfg: DictConfig) -> None:

@@ -7,12 +7,15 @@ that got past the config checks would fail on them instead, with another message
 
 from __future__ import annotations
 
+import importlib
 import io
+import sys
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
 
+from nmt.cli.common import data_overrides_need_a_preset
 from nmt.cli.evaluate import evaluate
 from nmt.cli.prepare import prepare
 from nmt.cli.train import train
@@ -132,3 +135,24 @@ def test_prepare_checks_the_tokenizer_before_reading_the_corpus(tmp_path):
         run("prepare", "data=local", f"data.local_dir={tmp_path / 'nowhere'}", "tokenizer.seed=-1",
             data_dir=tmp_path / "data")
 
+
+
+@pytest.mark.parametrize("module", ["nmt.cli.evaluate", "nmt.cli.analyze"])
+def test_a_data_key_without_a_data_preset_is_one_line_naming_the_fix(module, monkeypatch, capsys):
+    main = importlib.import_module(module).main
+    monkeypatch.setattr(sys, "argv", [module, f"ckpt={MISSING_CHECKPOINT}", "data.local_dir=corpora/m30k"])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: data.local_dir=corpora/m30k changes a corpus preset, but none is chosen (the checkpoint's own "
+        "corpus is used); add one, e.g. data=multi30k data.local_dir=corpora/m30k\n")
+
+
+@pytest.mark.parametrize("arguments", [["ckpt=a.pt"], ["ckpt=a.pt", "data=multi30k", "data.local_dir=m30k"],
+                                       ["+data=multi30k", "data.local_dir=m30k"]])
+def test_a_data_key_with_a_preset_or_no_data_key_reaches_the_command(arguments, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sys, "argv", ["nmt-evaluate", *arguments])
+    data_overrides_need_a_preset(lambda: calls.append(sys.argv[1:]))()
+    assert calls == [arguments]
