@@ -47,13 +47,13 @@ def data_overrides_need_a_preset(main: F) -> F:
     """
 
     @functools.wraps(main)
+    @report_user_errors
     def wrapper(*args, **kwargs):
         arguments = sys.argv[1:]
         keys = [argument for argument in arguments if argument.startswith("data.")]
         if keys and not any(argument.startswith(("data=", "+data=", "++data=")) for argument in arguments):
-            print(f"error: {keys[0]} changes a corpus preset, but none is chosen (the checkpoint's own corpus is "
-                  f"used); add one, e.g. data=multi30k {keys[0]}", file=sys.stderr)
-            sys.exit(2)
+            raise NMTError(f"{keys[0]} changes a corpus preset, but none is chosen (the checkpoint's own corpus is "
+                           f"used); add one, e.g. data=multi30k {keys[0]}")
         return main(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -136,7 +136,6 @@ def test_prepare_checks_the_tokenizer_before_reading_the_corpus(tmp_path):
             data_dir=tmp_path / "data")
 
 
-
 @pytest.mark.parametrize("module", ["nmt.cli.evaluate", "nmt.cli.analyze"])
 def test_a_data_key_without_a_data_preset_is_one_line_naming_the_fix(module, monkeypatch, capsys):
     main = importlib.import_module(module).main
