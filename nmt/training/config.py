@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nmt.data.validation import check_at_least, check_fields, from_mapping
-from nmt.device import Device, Precision, configure_cpu
+from nmt.device import Device, Precision, bound_onednn_primitive_cache, configure_cpu
 from nmt.errors import NMTError
 
 ScheduleChoice = Literal["auto", "inverse_sqrt", "plateau", "constant"]
@@ -121,6 +121,8 @@ def parse_duration(value: str | float | None) -> float | None:
 def configure_torch(config: TrainerConfig, device: torch.device) -> None:
     """Threads, determinism and seeds, before the model is built so initial weights follow the seed."""
     configure_cpu(config.threads, key="trainer.threads")
+    if config.precision == "bf16" and device.type == "cpu":
+        bound_onednn_primitive_cache()  # else the cache of per-shape bf16 kernels grows to gigabytes
     # The CPU eager path is bit-identical at a fixed thread count without the flag (the resume tests
     # check it); there it would only import the compiler (2 s at every start) and fill each new
     # tensor with NaN before use.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 import torch
 import yaml
 
+from nmt.device import ONEDNN_CACHE_CAPACITY
 from nmt.errors import NMTError
-from nmt.training.config import TrainerConfig, parse_duration, rng_state, set_rng_state
+from nmt.training.config import TrainerConfig, configure_torch, parse_duration, rng_state, set_rng_state
 from nmt.training.loss import label_smoothed_loss
 
 DEFAULTS = yaml.safe_load((Path(__file__).parents[2] / "configs" / "trainer" / "default.yaml").read_text())
@@ -88,3 +90,21 @@ def test_loss_matches_torch_cross_entropy_with_label_smoothing_and_ignores_paddi
                                                      reduction="sum")
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert nll.item() == pytest.approx(expected_nll.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize(("precision", "preset", "expected"), [
+    ("bf16", None, str(ONEDNN_CACHE_CAPACITY)),  # bounded: per-shape bf16 kernels would pile up to gigabytes
+    ("bf16", "512", "512"),  # the user's own setting is kept
+    ("32", None, None),  # float32 training leaves oneDNN as it is
+])
+def test_bf16_training_on_cpu_bounds_onednn_s_primitive_cache(monkeypatch, precision, preset, expected):
+    if preset is None:
+        monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", preset)
+    threads = torch.get_num_threads()
+    try:
+        configure_torch(TrainerConfig.from_dict({**DEFAULTS, "precision": precision}), torch.device("cpu"))
+    finally:
+        torch.set_num_threads(threads)
+    assert os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY") == expected
