@@ -160,15 +160,21 @@ def results_table(runs: Sequence[RunResult]) -> str:
 
 
 def length_table(runs: Sequence[RunResult]) -> str:
-    """BLEU by source length: a row per bucket, a column per run (every run must use the same buckets)."""
+    """BLEU by source length: a row per bucket, a column per run (every run must use the same buckets), with
+    one column of sentence counts, or each run's count beside its BLEU where they differ (another source language)."""
     buckets = [(label, count) for label, count, _ in runs[0].length_bleu]
     for run in runs[1:]:
         if [label for label, _, _ in run.length_bleu] != [label for label, _ in buckets]:
             raise NMTError(f"{run.directory} was scored with other length buckets than {runs[0].directory}; "
                            "evaluate every run with the same length_buckets=[...]")
-    header = ["source words", "sentences", *(run.label for run in runs)]
-    rows = [[label, str(count), *(_number(run.length_bleu[index][2]) for run in runs)]
-            for index, (label, count) in enumerate(buckets)]
+    if all(run.length_bleu[index][1] == count for run in runs for index, (_, count) in enumerate(buckets)):
+        header = ["source words", "sentences", *(run.label for run in runs)]
+        rows = [[label, str(count), *(_number(run.length_bleu[index][2]) for run in runs)]
+                for index, (label, count) in enumerate(buckets)]
+    else:  # other test sets or source languages: each run's own count beside its BLEU
+        header = ["source words", *(f"{run.label} (sentences)" for run in runs)]
+        rows = [[label, *(f"{_number(run.length_bleu[index][2])} ({run.length_bleu[index][1]})" for run in runs)]
+                for index, (label, _) in enumerate(buckets)]
     return _markdown(header, rows)
 
 

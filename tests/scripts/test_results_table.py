@@ -101,6 +101,19 @@ def test_runs_scored_with_different_length_buckets_are_refused(run_dir, tmp_path
     assert "other length buckets" in capsys.readouterr().err
 
 
+def test_runs_whose_buckets_hold_other_sentences_show_each_count_beside_its_bleu(run_dir, tmp_path, capsys):
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    path = results_table.scores_path(copy / "checkpoints" / "best.pt", "test")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    report["bleu_by_length"][0].update(sentences=99, bleu=12.5)
+    path.write_text(json.dumps(report), encoding="utf-8")
+    assert results_table.main([str(run_dir), str(copy)]) == 0
+    lengths = capsys.readouterr().out.strip().split("\n\n")[1].splitlines()
+    first = scores_of(run_dir)["bleu_by_length"][0]
+    assert lengths[0] == "| source words |" + " transformer en→fr seed 3 (sentences) |" * 2
+    assert lengths[2] == f"| 1-5 | {first['bleu']:.2f} ({first['sentences']}) | 12.50 (99) |"
+
+
 @pytest.mark.parametrize(("config", "name"), [
     ({"_target_": "nmt.models.transformer.Transformer"}, "transformer"),
     ({"_target_": "nmt.models.rnn.RNNSeq2Seq", "attention": "none"}, "rnn_plain"),
