@@ -86,7 +86,7 @@ def bound_onednn_primitive_cache(capacity: int = ONEDNN_CACHE_CAPACITY) -> None:
     On CPU, bf16 matmuls and RNNs run through oneDNN, which builds a primitive per input shape
     and caches up to 1,024 of them with their buffers. Token-budget batches come in hundreds of
     shapes, so the cache only grows: a multi30k_rnn_bahdanau run in bf16 reached 8.6 GB. With 8
-    primitives, 120 updates of multi30k_rnn_plain (bf16, one thread) peaked at 2.0 GB instead of
+    primitives, 120 updates of multi30k_rnn_plain (bf16, one thread) peaked at 2.0-2.3 GB instead of
     3.8 GB and the Transformer preset at 2.3 GB instead of 3.6, neither slower. oneDNN reads the
     variable when it makes its first primitive, so call this before any bf16 work.
     """

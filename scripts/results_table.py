@@ -134,6 +134,10 @@ def read_run(directory: Path, *, split: str = "test") -> RunResult:
     )
 
 
+def _text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
 def _number(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
@@ -149,11 +153,11 @@ def results_table(runs: Sequence[RunResult]) -> str:
     """One markdown row per run."""
     header = ["model", "direction", "seed", "precision", "parameters", "epochs", "updates", "training time",
               "stopped by", "best at epoch", "val", "test BLEU", "chrF", "TER"]
-    rows = [[run.model, run.direction, str(run.seed or ""), run.precision or "",
-             f"{run.parameters / 1e6:.1f} M", str(run.epochs or ""), f"{run.updates:,}" if run.updates else "",
+    rows = [[run.model, run.direction, _text(run.seed), run.precision or "",
+             f"{run.parameters / 1e6:.1f} M", _text(run.epochs), "" if run.updates is None else f"{run.updates:,}",
              _duration(run.train_seconds) + (f" ({run.threads} thread{'s' * (run.threads != 1)})"
                                              if run.threads else ""),
-             run.stopped_by, str(run.best_epoch or ""), f"{run.metric} {_number(run.best_value)}",
+             run.stopped_by, _text(run.best_epoch), f"{run.metric} {_number(run.best_value)}",
              f"**{_number(run.scores.get('bleu'))}**", _number(run.scores.get("chrf")), _number(run.scores.get("ter"))]
             for run in runs]
     return _markdown(header, rows)
