@@ -166,11 +166,7 @@ def results_table(runs: Sequence[RunResult]) -> str:
 def length_table(runs: Sequence[RunResult]) -> str:
     """BLEU by source length: a row per bucket, a column per run (every run must use the same buckets), with
     one column of sentence counts, or each run's count beside its BLEU where they differ (another source language)."""
-    buckets = [(label, count) for label, count, _ in runs[0].length_bleu]
-    for run in runs[1:]:
-        if [label for label, _, _ in run.length_bleu] != [label for label, _ in buckets]:
-            raise NMTError(f"{run.directory} was scored with other length buckets than {runs[0].directory}; "
-                           "evaluate every run with the same length_buckets=[...]")
+    buckets = list(zip(shared_buckets(runs), (count for _, count, _ in runs[0].length_bleu)))
     if all(run.length_bleu[index][1] == count for run in runs for index, (_, count) in enumerate(buckets)):
         header = ["source words", "sentences", *(run.label for run in runs)]
         rows = [[label, str(count), *(_number(run.length_bleu[index][2]) for run in runs)]
@@ -182,17 +178,26 @@ def length_table(runs: Sequence[RunResult]) -> str:
     return _markdown(header, rows)
 
 
+def shared_buckets(runs: Sequence[RunResult]) -> list[str]:
+    """The length-bucket labels every run was scored with, or the error saying which run differs."""
+    labels = [label for label, _, _ in runs[0].length_bleu]
+    for run in runs[1:]:
+        if [label for label, _, _ in run.length_bleu] != labels:
+            raise NMTError(f"{run.directory} was scored with other length buckets than {runs[0].directory}; "
+                           "evaluate every run with the same length_buckets=[...]")
+    return labels
+
+
 def _markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, ["---"] * len(header), *rows])
 
 
 def length_figure(runs: Sequence[RunResult], stem: Path) -> list[Path]:
     """BLEU by source length, one line per model and direction (mean over its seeds, min-max band)."""
-    length_table(runs)  # the same buckets everywhere, or the error
+    labels = shared_buckets(runs)
     groups: dict[str, list[RunResult]] = {}
     for run in runs:
         groups.setdefault(f"{run.model} {run.direction}", []).append(run)
-    labels = [label for label, _, _ in runs[0].length_bleu]
     figure, (axes,) = new_figure()
     lines(axes, list(range(len(labels))),
           {name: [spread(run.length_bleu[index][2] for run in members) for index in range(len(labels))]

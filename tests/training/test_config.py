@@ -98,10 +98,10 @@ def test_loss_matches_torch_cross_entropy_with_label_smoothing_and_ignores_paddi
     ("32", None, None),  # float32 training leaves oneDNN as it is
 ])
 def test_bf16_training_on_cpu_bounds_onednn_s_primitive_cache(monkeypatch, precision, preset, expected):
+    # setenv first, so that monkeypatch restores the variable's original state after configure_torch wrote it
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", preset or "")
     if preset is None:
-        monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
-    else:
-        monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", preset)
+        monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
     threads = torch.get_num_threads()
     try:
         configure_torch(TrainerConfig.from_dict({**DEFAULTS, "precision": precision}), torch.device("cpu"))
