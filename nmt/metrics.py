@@ -10,12 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sacrebleu.metrics import BLEU, CHRF, TER
 
 from nmt.errors import NMTError
 
 DEFAULT_LENGTH_EDGES = (10, 20, 30, 40)
+
+
+def evaluation_files(output_dir: Path, checkpoint_stems: Sequence[str], corpus: str, split: str,
+                     search: str) -> tuple[Path, Path]:
+    """The hypotheses and scores files nmt-evaluate writes: `<ckpt>[+<ckpt>...].<corpus>.<split>.<search>`
+    with `.hyp.txt` and `.scores.json`; `search` is `beam<K>` or `sample<seed>`.
+
+    Globs work too (corpus `*`, search `beam*`): the names then match any evaluation of those checkpoints.
+    """
+    stem = f"{'+'.join(checkpoint_stems)}.{corpus}.{split}.{search}"
+    return output_dir / f"{stem}.hyp.txt", output_dir / f"{stem}.scores.json"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from study.results import spread
 
 from nmt.checkpoint import load_checkpoint
 from nmt.errors import NMTError
+from nmt.metrics import evaluation_files
 from nmt.models import build_model
 
 # What nmt-train logs when a run ends: "stopped: <reason> at step N" after a stopping rule,
@@ -97,7 +98,8 @@ def stop_line(log_path: Path) -> tuple[str, int | None]:
 
 def scores_path(checkpoint: Path, split: str) -> Path:
     """The newest nmt-evaluate beam-search scores of `split` beside `checkpoint`."""
-    found = sorted(checkpoint.parent.glob(f"{checkpoint.stem}.*.{split}.beam*.scores.json"),
+    pattern = evaluation_files(checkpoint.parent, [checkpoint.stem], "*", split, "beam*")[1]
+    found = sorted(checkpoint.parent.glob(pattern.name),
                    key=lambda path: path.stat().st_mtime)
     if not found:
         raise NMTError(f"{checkpoint} has no nmt-evaluate scores of the {split} split beside it; "

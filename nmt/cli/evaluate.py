@@ -46,6 +46,7 @@ from nmt.metrics import (
     bleu_by_length,
     check_length_edges,
     corpus_scores,
+    evaluation_files,
     format_length_table,
     pronoun_accuracy,
 )
@@ -100,8 +101,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     }
     output_dir = Path(cfg.output) if cfg.output is not None else checkpoint_paths[0].parent
     search = f"sample{options.seed}" if options.sampling else f"beam{options.beam_size}"
-    stem = f"{'+'.join(path.stem for path in checkpoint_paths)}.{corpus.name}.{cfg.split}.{search}"
-    hypotheses_path, report_path = output_dir / f"{stem}.hyp.txt", output_dir / f"{stem}.scores.json"
+    hypotheses_path, report_path = evaluation_files(output_dir, [path.stem for path in checkpoint_paths],
+                                                    corpus.name, cfg.split, search)
     output_dir.mkdir(parents=True, exist_ok=True)
     hypotheses_path.write_text("".join(line + "\n" for line in hypotheses), encoding="utf-8")
     report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from nmt.errors import NMTError
+from nmt.metrics import evaluation_files
 from study.budgets import BEAM_SIZE, LENGTH_EDGES, Budget, quoted_path
 
 State = Literal["new", "interrupted", "trained", "done"]
@@ -57,7 +58,8 @@ class Run:
 
     def scores_path(self, split: str) -> Path:
         """Where nmt-evaluate writes the scores of `split` (beside the checkpoint)."""
-        return self.directory / "checkpoints" / f"best.{self.corpus}.{split}.beam{BEAM_SIZE}.scores.json"
+        return evaluation_files(self.checkpoint.parent, [self.checkpoint.stem], self.corpus, split,
+                                f"beam{BEAM_SIZE}")[1]
 
 
 def plan_runs(needs: Iterable[tuple[Variant, Sequence[str]]], *, budget: Budget, seeds: Sequence[int],
