@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from sacrebleu.metrics import BLEU, CHRF, TER
 
@@ -19,15 +20,20 @@ from nmt.errors import NMTError
 DEFAULT_LENGTH_EDGES = (10, 20, 30, 40)
 
 
+class EvaluationFiles(NamedTuple):
+    hypotheses: Path  # one translation per line
+    scores: Path  # the JSON report
+
+
 def evaluation_files(output_dir: Path, checkpoint_stems: Sequence[str], corpus: str, split: str,
-                     search: str) -> tuple[Path, Path]:
+                     search: str) -> EvaluationFiles:
     """The hypotheses and scores files nmt-evaluate writes: `<ckpt>[+<ckpt>...].<corpus>.<split>.<search>`
     with `.hyp.txt` and `.scores.json`; `search` is `beam<K>` or `sample<seed>`.
 
     Globs work too (corpus `*`, search `beam*`): the names then match any evaluation of those checkpoints.
     """
     stem = f"{'+'.join(checkpoint_stems)}.{corpus}.{split}.{search}"
-    return output_dir / f"{stem}.hyp.txt", output_dir / f"{stem}.scores.json"
+    return EvaluationFiles(output_dir / f"{stem}.hyp.txt", output_dir / f"{stem}.scores.json")
 
 
 @dataclass(frozen=True)

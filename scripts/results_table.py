@@ -98,7 +98,7 @@ def stop_line(log_path: Path) -> tuple[str, int | None]:
 
 def scores_path(checkpoint: Path, split: str) -> Path:
     """The newest nmt-evaluate beam-search scores of `split` beside `checkpoint`."""
-    pattern = evaluation_files(checkpoint.parent, [checkpoint.stem], "*", split, "beam*")[1]
+    pattern = evaluation_files(checkpoint.parent, [checkpoint.stem], "*", split, "beam*").scores
     found = sorted(checkpoint.parent.glob(pattern.name),
                    key=lambda path: path.stat().st_mtime)
     if not found:

@@ -59,7 +59,7 @@ class Run:
     def scores_path(self, split: str) -> Path:
         """Where nmt-evaluate writes the scores of `split` (beside the checkpoint)."""
         return evaluation_files(self.checkpoint.parent, [self.checkpoint.stem], self.corpus, split,
-                                f"beam{BEAM_SIZE}")[1]
+                                f"beam{BEAM_SIZE}").scores
 
 
 def plan_runs(needs: Iterable[tuple[Variant, Sequence[str]]], *, budget: Budget, seeds: Sequence[int],
