@@ -26,7 +26,7 @@ from nmt.data.tokenizer import Tokenizer
 from nmt.inference.decoding import greedy_search, sequence_log_probs
 from nmt.metrics import corpus_bleu
 from nmt.models.attention import WeightsHook
-from nmt.models.inspection import attention_modules, num_heads, weights_hooks
+from nmt.models.inspection import attention_modules, forced_attention, num_heads, real_positions, weights_hooks
 from nmt.models.seq2seq import Seq2Seq
 
 MAX_SENTENCES_PER_BATCH = 64
@@ -160,22 +160,15 @@ class AnalysisContext:
         """
         if self._forced is None:
             self._forced = {name: [np.empty(0, np.float32)] * len(self.examples) for name in self.modules}
-            recorded: dict[str, list[torch.Tensor]] = {}
-            hooks = {name: _recorder(recorded, name) for name in self.modules}
             for rows in self.batches():
-                recorded.clear()
                 batch = self._batch(rows)
-                with torch.no_grad(), weights_hooks(self.model, hooks):
-                    self.model(batch.src, batch.src_mask, batch.tgt_in)
-                for name, calls in recorded.items():
-                    # An RNN decoder attends once per target step: its calls are joined along T.
-                    batch_weights = torch.cat(calls, dim=2)  # (B, H, T, S)
+                _, recorded = forced_attention(self.model, batch.src, batch.src_mask, batch.tgt_in)
+                for name, batch_weights in recorded.items():  # (B, H, T, S)
                     for position, row in enumerate(rows):
                         example = self.examples[row]
-                        src_len, tgt_len = len(example.src_ids) + 1, len(example.tgt_ids) + 1
-                        rows_len = src_len if name.startswith("encoder") else tgt_len
-                        cols_len = tgt_len if name.startswith("decoder") and name.endswith(".self") else src_len
-                        self._forced[name][row] = batch_weights[position, :, :rows_len, :cols_len].numpy()
+                        self._forced[name][row] = real_positions(
+                            name, batch_weights[position], src_len=len(example.src_ids) + 1,
+                            tgt_len=len(example.tgt_ids) + 1).numpy()
         return self._forced
 
     def translate(self, hooks: Mapping[str, WeightsHook] | None = None) -> list[str]:
@@ -224,14 +217,6 @@ class AnalysisContext:
         examples = [self.examples[row] for row in rows]
         targets = [e.tgt_ids for e in examples] if with_targets else None
         return collate([e.src_ids for e in examples], targets, list(rows)).to(self.device)
-
-
-def _recorder(recorded: dict[str, list[torch.Tensor]], name: str) -> WeightsHook:
-    """A hook that appends a CPU float32 copy of the weights of each call under `name` and changes nothing."""
-    def hook(weights: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        recorded.setdefault(name, []).append(weights.detach().float().cpu())
-        return weights
-    return hook
 
 
 Section = Callable[[AnalysisContext], SectionResult]

@@ -2,6 +2,7 @@
 
     echo "Ein Mann fährt Fahrrad." | nmt-translate ckpt=outputs/run/checkpoints/best.pt
     nmt-translate ckpt=best.pt text="Ein Hund läuft." plot=attention.png
+    nmt-translate ckpt=best.pt text="Ein Hund läuft." prefix="A dog"   # every translation starts with "A dog"
     nmt-translate ckpt=best.pt input=test.de output=test.en beam_size=10 nbest=3
     nmt-translate ckpt=[a.pt,b.pt] input=test.de             # an ensemble: probabilities averaged
     nmt-translate ckpt=best.pt input=mono.en sampling=true nbest=4 top_p=0.9 seed=1   # back-translation samples
@@ -51,13 +52,15 @@ def translate(cfg: DictConfig, *, stdin: BinaryIO | None = None, stdout: TextIO 
     # Every key is checked before the checkpoint is read: a typo costs no model loading.
     options = DecodingOptions.from_dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
     _check_translate_keys(cfg)
+    prefix = None if cfg.prefix is None else _one_line(cfg.prefix, key="prefix")
     configure_cpu(options.threads)
     device = resolve_device(options.device)
     translator = load_translator(checkpoint_paths, options, device=device).translator  # .pt files or an export
     if cfg.text is None and cfg.input is None and cfg.output is None and stdin.isatty():
-        return _translate_interactively(translator, cfg, nbest=options.nbest, stdin=stdin, stdout=stdout)
+        return _translate_interactively(translator, cfg, nbest=options.nbest, prefix=prefix, stdin=stdin,
+                                        stdout=stdout)
     lines = _text_lines(cfg.text) if cfg.text is not None else _read_lines(cfg.input, stdin)
-    results = translator.translate_nbest(lines, nbest=options.nbest, return_attention=cfg.plot is not None)
+    results = _translate_lines(translator, lines, nbest=options.nbest, prefix=prefix, plot=cfg.plot is not None)
     text = "".join(_format(results, nbest=options.nbest))
     if cfg.output is None:
         stdout.write(text)
@@ -74,6 +77,7 @@ def translate(cfg: DictConfig, *, stdin: BinaryIO | None = None, stdout: TextIO 
 def _check_translate_keys(cfg: DictConfig) -> None:
     """The keys only nmt-translate has (the decoding ones are DecodingOptions'): types, paths, combinations."""
     check_value(cfg.text, str | int | float | None, key="text")  # text=12 arrives as a number
+    check_value(cfg.prefix, str | int | float | None, key="prefix")
     for key in ("input", "output", "plot"):
         check_value(cfg[key], str | None, key=key)
     check_value(cfg.plot_layer, int, key="plot_layer")  # its range depends on the model: checked when plotting
@@ -88,13 +92,20 @@ def _check_translate_keys(cfg: DictConfig) -> None:
         check_image_path(cfg.plot, key="plot")
 
 
-def _translate_interactively(translator: TextTranslator, cfg: DictConfig, *, nbest: int, stdin: BinaryIO,
-                             stdout: TextIO) -> int:
+def _translate_lines(translator: TextTranslator, lines: list[str], *, nbest: int, prefix: str | None,
+                     plot: bool) -> list[list[Translation]]:
+    """Each line's translations, all starting with `prefix` when one is set, with attention when plotting."""
+    prefixes = None if prefix is None else [prefix] * len(lines)
+    return translator.translate_nbest(lines, nbest=nbest, return_attention=plot, prefixes=prefixes)
+
+
+def _translate_interactively(translator: TextTranslator, cfg: DictConfig, *, nbest: int, prefix: str | None,
+                             stdin: BinaryIO, stdout: TextIO) -> int:
     """A terminal session: each typed line is translated at once (same output as a batch of lines)."""
     count = 0
     for count, raw in enumerate(iter(stdin.readline, b""), start=1):
         line = decode_lines(raw, source="stdin", first_line=count)[0]
-        results = translator.translate_nbest([line], nbest=nbest, return_attention=cfg.plot is not None)
+        results = _translate_lines(translator, [line], nbest=nbest, prefix=prefix, plot=cfg.plot is not None)
         stdout.writelines(_format(results, nbest=nbest, first_index=count - 1))
         stdout.flush()
         if cfg.plot is not None:
@@ -116,10 +127,18 @@ def _read_lines(input_path: str | None, stdin: BinaryIO) -> list[str]:
     return decode_lines(raw, source=f"input={input_path}")
 
 
-def _text_lines(text: object) -> list[str]:
-    """`text=` as lines: Python keeps undecodable bytes of a command line as surrogates; os.fsencode
-    gives those bytes back, so `text=` is held to the same policy as a file."""
-    return decode_lines(os.fsencode(str(text)), source="text=") or [""]
+def _text_lines(text: object, *, key: str = "text") -> list[str]:
+    """`text=` (or another `key=`) as lines: Python keeps undecodable bytes of a command line as surrogates;
+    os.fsencode gives those bytes back, so `text=` is held to the same policy as a file."""
+    return decode_lines(os.fsencode(str(text)), source=f"{key}=") or [""]
+
+
+def _one_line(text: object, *, key: str) -> str:
+    """`key=` as one line of text, held to the policy of `text=`."""
+    lines = _text_lines(text, key=key)
+    if len(lines) > 1:
+        raise NMTError(f"{key}= holds {len(lines)} lines; give it one line of text.")
+    return lines[0]
 
 
 def _format(results: Sequence[Sequence[Translation]], *, nbest: int, first_index: int = 0) -> list[str]:

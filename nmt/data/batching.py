@@ -61,12 +61,12 @@ def collate(
     indices: Sequence[int] | np.ndarray,
 ) -> Batch:
     """Pad a list of id sequences (without BOS/EOS) into a `Batch`; tgt_ids None for source-only."""
-    src = _pad(src_ids, bos=False, eos=True)  # (B, S)
+    src = pad_ids(src_ids, bos=False, eos=True)  # (B, S)
     tgt_in = tgt_out = None
     num_tgt_tokens = 0
     if tgt_ids is not None:
-        tgt_in = _pad(tgt_ids, bos=True, eos=False)  # (B, T)
-        tgt_out = _pad(tgt_ids, bos=False, eos=True)  # (B, T)
+        tgt_in = pad_ids(tgt_ids, bos=True, eos=False)  # (B, T)
+        tgt_out = pad_ids(tgt_ids, bos=False, eos=True)  # (B, T)
         num_tgt_tokens = sum(len(ids) + 1 for ids in tgt_ids)
     return Batch(
         src=src,
@@ -78,7 +78,7 @@ def collate(
     )
 
 
-def _pad(sequences: Sequence[Sequence[int]], *, bos: bool, eos: bool) -> Tensor:
+def pad_ids(sequences: Sequence[Sequence[int]], *, bos: bool, eos: bool) -> Tensor:
     """(B, L) long with optional BOS before and EOS after each sequence, PAD after that."""
     lengths = [len(ids) for ids in sequences]
     width = max(lengths, default=0) + bos + eos

@@ -10,6 +10,8 @@ checkpoint. CTranslate2 is told what our search does (see nmt.inference.decoding
 - a sentence of S source positions gets at most floor(max_len_a * S + max_len_b) tokens, then
   EOS is forced: lines are decoded in groups of one source length, each with its own
   `max_decoding_length` (CTranslate2 stops there without EOS);
+- a target prefix goes to CTranslate2 as pieces (`target_prefix`); its hypotheses hold the prefix,
+  which counts in `max_decoding_length`, so a line's limit is raised to its prefix length as ours is;
 - CTranslate2's length penalty is log P / (length + 1)^alpha, not GNMT's, so beam search asks it
   for all K hypotheses (`length_penalty=0`) and ranks them here with ours;
 - its scores renormalise over the tokens left after suppressing PAD and BOS, so every hypothesis
@@ -19,6 +21,7 @@ checkpoint. CTranslate2 is told what our search does (see nmt.inference.decoding
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -38,7 +41,14 @@ from nmt.inference.export_ctranslate2 import (
     TGT_MODEL_FILE,
     import_ctranslate2,
 )
-from nmt.inference.translation import Translation, empty_translation, hypothesis_translation, truncate_ids
+from nmt.inference.translation import (
+    Translation,
+    empty_translation,
+    encode_prefixes,
+    encode_targets,
+    hypothesis_translation,
+    truncate_ids,
+)
 from nmt.tokens import BOS_PIECE, EOS_ID, PAD_PIECE
 
 _COMPUTE_TYPES = {"32": "default", "bf16": "bfloat16"}  # precision=32 keeps the type the export stored
@@ -95,14 +105,27 @@ class CTranslate2Translator:
             raise NMTError(f"CTranslate2 cannot load {self.model_dir} on {device} with compute type {compute_type} "
                            f"({error_summary(error)}); {fix}.") from None
 
+    @property
+    def source_limit(self) -> int:
+        """The most source pieces of a line the model reads; longer lines are truncated with a warning."""
+        return self.max_src_tokens
+
+    def with_search(self, *, beam_size: int, length_penalty: float) -> CTranslate2Translator:
+        """A translator with other search settings that shares this one's loaded model."""
+        other = copy.copy(self)
+        other.beam_size, other.length_penalty = beam_size, length_penalty
+        return other
+
     def translate(self, texts: Sequence[str]) -> list[str]:
         """The best translation of each line, in input order."""
         return [nbest[0].text for nbest in self.translate_nbest(texts)]
 
     def translate_nbest(
-        self, texts: Sequence[str], *, nbest: int = 1, return_attention: bool = False
+        self, texts: Sequence[str], *, nbest: int = 1, return_attention: bool = False,
+        prefixes: Sequence[str] | None = None,
     ) -> list[list[Translation]]:
-        """For each line, its `nbest` best translations, best first (one empty translation for an empty line)."""
+        """For each line, its `nbest` best translations, best first (one empty translation for an empty line);
+        `prefixes`: one text per line its translations start with ("" = none), as in `Translator`."""
         if return_attention:
             raise NMTError(f"plot= needs the attention of every head, which the CTranslate2 export "
                            f"{self.model_dir} does not give; pass the .pt checkpoint to plot attention.")
@@ -111,14 +134,17 @@ class CTranslate2Translator:
                 f"nbest={nbest} must be between 1 and beam_size={self.beam_size}; raise beam_size or lower nbest."
             )
         src_ids = self._encode(texts)
+        prefix_ids = (encode_prefixes(self.tokenizer, prefixes, lines=len(texts), limit=self.max_tgt_tokens)
+                      or [[] for _ in texts])
         results: list[list[Translation]] = [[empty_translation()] for _ in texts]
-        rows_by_length: dict[int, list[int]] = defaultdict(list)
+        limits = {length: self._max_tokens(length) for length in {len(ids) for ids in src_ids}}
+        rows_by_limit: dict[tuple[int, int], list[int]] = defaultdict(list)  # (source length, target limit)
         for row, ids in enumerate(src_ids):
             if ids:
-                rows_by_length[len(ids)].append(row)
-        for length, rows in sorted(rows_by_length.items()):
-            sources = [src_ids[row] for row in rows]
-            for row, hypotheses in zip(rows, self._search(sources, max_tokens=self._max_tokens(length))):
+                rows_by_limit[len(ids), max(limits[len(ids)], len(prefix_ids[row]))].append(row)
+        for (_, max_tokens), rows in sorted(rows_by_limit.items()):
+            sources, prefix = [src_ids[row] for row in rows], [prefix_ids[row] for row in rows]
+            for row, hypotheses in zip(rows, self._search(sources, prefix, max_tokens=max_tokens)):
                 src_row = [*src_ids[row], EOS_ID]
                 results[row] = [hypothesis_translation(self.tokenizer, h, src_row) for h in hypotheses[:nbest]]
         return results
@@ -127,8 +153,7 @@ class CTranslate2Translator:
         """Teacher-forced log P(target | source) of each pair, EOS included (for contrastive evaluation)."""
         if len(sources) != len(targets):
             raise NMTError(f"{len(sources)} sources for {len(targets)} targets; score one target per source.")
-        tgt_ids = truncate_ids(self.tokenizer.encode_tgt([text.strip() for text in targets]),
-                               limit=self.max_tgt_tokens, side="target")
+        tgt_ids = encode_targets(self.tokenizer, targets, limit=self.max_tgt_tokens, side="target")
         return self._log_probs(self._encode(sources), tgt_ids)
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
@@ -141,13 +166,17 @@ class CTranslate2Translator:
         limit = max_lengths(src_mask, max_len_a=self.max_len_a, max_len_b=self.max_len_b, cap=self.max_tgt_tokens)
         return int(limit[0])
 
-    def _search(self, sources: list[list[int]], *, max_tokens: int) -> list[list[Hypothesis]]:
-        """Sources of one length -> each one's hypotheses, best first, scored as nmt's search scores them."""
+    def _search(
+        self, sources: list[list[int]], prefixes: list[list[int]], *, max_tokens: int
+    ) -> list[list[Hypothesis]]:
+        """Sources of one length and their target prefixes ([] = none) -> each one's hypotheses, best first,
+        scored as nmt's search scores them."""
         if max_tokens == 0:  # CTranslate2 reads max_decoding_length=0 as "no limit"; ours ends at once
             found: list[list[list[int]]] = [[[]] for _ in sources]
         else:
             results = self.engine.translate_batch(
                 [self.tokenizer.src_pieces(ids) for ids in sources],
+                target_prefix=[self.tokenizer.tgt_pieces(ids) for ids in prefixes] if any(prefixes) else None,
                 beam_size=self.beam_size, num_hypotheses=self.beam_size, length_penalty=0.0,
                 max_decoding_length=max_tokens, min_decoding_length=0, max_input_length=0,
                 suppress_sequences=[[PAD_PIECE], [BOS_PIECE]], max_batch_size=self.batch_tokens, batch_type="tokens",

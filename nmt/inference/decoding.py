@@ -12,6 +12,14 @@ Length limit: a sentence of S real source positions gets at most
 floor(max_len_a * S + max_len_b) target tokens, after which EOS is forced (and
 scored with its real log-probability), as in fairseq.
 
+Target prefix: every search takes an optional `prefix` (B, P) of target ids, PAD_ID
+where a position is free. While a row's prefix lasts, its prefix token is the only one
+allowed (scored with its real log-probability, like EOS at the limit), so a hypothesis
+holds the prefix and then what the search finds after it, and its score is the log P of
+the whole output. A row's length limit is raised to its prefix length, so the whole
+prefix always comes out. Beam search then has one finite candidate per sentence per
+forced step; its empty beam slots hold -inf until the prefix ends and the beam widens.
+
 Length penalty: finished hypotheses are ranked by log P(y|x) / lp(|y|) with the
 GNMT penalty lp(n) = ((5 + n) / 6) ** alpha (Wu et al. 2016, sec. 7), where n
 counts the target tokens including EOS. alpha = 0 ranks by raw log-probability.
@@ -41,9 +49,9 @@ NEG_INF = float("-inf")
 class Hypothesis:
     """One translation of one sentence.
 
-    tokens: target ids without BOS and EOS. score: summed log-probability (EOS
-    included), divided by the length penalty for beam search. attention: the
-    decoder's weights over the sentence's real source positions, (L, H, T', S_i)
+    tokens: target ids without BOS and EOS, a forced prefix included. score: summed
+    log-probability of them all and EOS, divided by the length penalty for beam search.
+    attention: the decoder's weights over the sentence's real source positions, (L, H, T', S_i)
     with T' = len(tokens) + 1 (the last row is the step that produced EOS); None
     unless requested.
     """
@@ -58,14 +66,32 @@ def length_penalty_gnmt(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def max_lengths(src_mask: Tensor, *, max_len_a: float, max_len_b: int, cap: int | None = None) -> Tensor:
+def max_lengths(
+    src_mask: Tensor, *, max_len_a: float, max_len_b: int, cap: int | None = None, prefix: Tensor | None = None
+) -> Tensor:
     """src_mask (B, S) -> the most target tokens (EOS excluded) each sentence may get, (B,) long.
 
-    `cap` bounds every sentence (a model with a fixed table of target positions).
+    `cap` bounds every sentence (a model with a fixed table of target positions). A sentence's
+    limit is at least the length of its row of `prefix` (B, P), so the whole prefix fits.
     """
     src_lengths = src_mask.sum(dim=1).float()                                # (B,)
     limits = (max_len_a * src_lengths + max_len_b).floor().clamp(min=0).long()  # (B,)
-    return limits if cap is None else limits.clamp(max=cap)
+    limits = limits if cap is None else limits.clamp(max=cap)
+    if prefix is None:
+        return limits
+    lengths = prefix_lengths(prefix)                                         # (B,)
+    if cap is not None and lengths.numel() > 0 and int(lengths.max()) > cap:
+        raise NMTError(f"a target prefix of {int(lengths.max())} tokens is longer than the {cap} target tokens "
+                       "the model can produce; shorten the prefix.")
+    return torch.maximum(limits, lengths)
+
+
+def prefix_lengths(prefix: Tensor) -> Tensor:
+    """prefix (B, P), PAD_ID where free -> the steps each row is constrained for (B,): its last forced position + 1."""
+    if prefix.size(1) == 0:
+        return prefix.new_zeros(prefix.size(0))
+    positions = torch.arange(1, prefix.size(1) + 1, device=prefix.device)    # (P,)
+    return ((prefix != PAD_ID) * positions).amax(dim=1)                      # (B,)
 
 
 def target_token_cap(model: Seq2Seq) -> int | None:
@@ -92,12 +118,17 @@ def greedy_search(
     max_len_a: float,
     max_len_b: int,
     return_attention: bool = False,
+    prefix: Tensor | None = None,
 ) -> list[Hypothesis]:
-    """src (B, S), src_mask (B, S) -> the most probable next token at each step, one hypothesis per sentence."""
+    """src (B, S), src_mask (B, S) -> the most probable next token at each step, one hypothesis per sentence.
+
+    prefix (B, P): target ids each translation must start with, PAD_ID where free (see the module docstring).
+    """
     check_lengths(max_len_a, max_len_b)
-    max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model))  # (B,)
+    max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model),
+                          prefix=prefix)                                                               # (B,)
     return decode_rows(model, model.encode(src, src_mask), src_mask, max_len=max_len,
-                       choose=_most_probable, return_attention=return_attention)
+                       choose=_most_probable, return_attention=return_attention, prefix=prefix)
 
 
 def _most_probable(log_probs: Tensor, rows: Tensor, step: int) -> tuple[Tensor, Tensor]:
@@ -112,12 +143,14 @@ def decode_rows(
     max_len: Tensor,
     choose: Choose,
     return_attention: bool,
+    prefix: Tensor | None = None,
 ) -> list[Hypothesis]:
     """One hypothesis per row of `state`: each step appends the token `choose` picks, until EOS.
 
-    src_mask (B, S) and max_len (B,) belong to the B rows of `state`. A row leaves the
-    batch (through `state.select`) as soon as it picks EOS, so nothing follows EOS and a
-    finished row costs no more decoder steps. Greedy search and sampling differ only in `choose`.
+    src_mask (B, S), max_len (B,) and prefix (B, P) belong to the B rows of `state`; while a row's
+    prefix lasts, `choose` sees only the prefix token (the rest -inf), and max_len must let it through.
+    A row leaves the batch (through `state.select`) as soon as it picks EOS, so nothing follows EOS
+    and a finished row costs no more decoder steps. Greedy search and sampling differ only in `choose`.
     """
     batch_size = src_mask.size(0)
     active = torch.arange(batch_size, device=src_mask.device)                   # (A,) input row of each row
@@ -129,7 +162,7 @@ def decode_rows(
     step = 0
     while active.numel() > 0:
         log_probs, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A, V)
-        log_probs = _constrain(log_probs, step=step, max_len=max_len[active])
+        log_probs = _constrain(log_probs, step=step, max_len=max_len[active], forced=_forced(prefix, active, step))
         step_scores, prev = choose(log_probs, active, step)                      # (A,), (A,)
         scores = scores + step_scores
         tokens = torch.cat([tokens, prev.unsqueeze(1)], dim=1)                   # (A, t + 1)
@@ -183,6 +216,7 @@ def beam_search(
     max_len_b: int,
     nbest: int = 1,
     return_attention: bool = False,
+    prefix: Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """src (B, S), src_mask (B, S) -> for each sentence its `nbest` best hypotheses, best first.
 
@@ -190,6 +224,7 @@ def beam_search(
     (so K of them remain even when up to K end in EOS), moves the EOS endings that
     rank within the top K to the finished list, and continues with the K best others.
     A sentence stops when it has K finished hypotheses or reaches its length limit.
+    prefix (B, P): target ids every hypothesis must start with, PAD_ID where free (see the module docstring).
     """
     check_lengths(max_len_a, max_len_b)
     if beam_size < 1:
@@ -197,7 +232,8 @@ def beam_search(
     if not 1 <= nbest <= beam_size:
         raise NMTError(f"nbest={nbest} must be between 1 and beam_size={beam_size}; raise beam_size or lower nbest.")
     batch_size = src.size(0)
-    max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model))  # (B,)
+    max_len = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model),
+                          prefix=prefix)                                                               # (B,)
     state = model.encode(src, src_mask)
     beams = _Beams(
         active=torch.arange(batch_size, device=src.device),
@@ -210,7 +246,9 @@ def beam_search(
     step = 0
     while beams.active.numel() > 0:
         log_probs, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A * W, V)
-        log_probs = _constrain(log_probs, step=step, max_len=max_len[beams.active].repeat_interleave(beams.width))
+        sentences = beams.active.repeat_interleave(beams.width)                        # (A * W,) sentence of each row
+        log_probs = _constrain(log_probs, step=step, max_len=max_len[sentences],
+                               forced=_forced(prefix, sentences, step))
         if return_attention:
             beams.attention = _append_step(beams.attention, attn_weights)
         cand_scores, cand_beams, cand_tokens = _advance(beams.scores, log_probs, beam_size=beam_size)  # (A, 2K) each
@@ -315,17 +353,32 @@ def _select(
     return new_beams, rows, prev
 
 
-def _constrain(log_probs: Tensor, *, step: int, max_len: Tensor) -> Tensor:
-    """log_probs (N, V), overwritten: never PAD or BOS; only EOS (with its own log-probability)
-    once a row hits its limit."""
+def _forced(prefix: Tensor | None, rows: Tensor, step: int) -> Tensor | None:
+    """The prefix token (N,) each of `rows` (N,) must take at `step`, PAD_ID where free; None once no prefix lasts."""
+    if prefix is None or step >= prefix.size(1):
+        return None
+    return prefix[rows, step]                                                        # (N,)
+
+
+def _constrain(log_probs: Tensor, *, step: int, max_len: Tensor, forced: Tensor | None = None) -> Tensor:
+    """log_probs (N, V), overwritten: never PAD or BOS; only EOS once a row hits its limit; only its
+    `forced` token (N,) where that is not PAD_ID. The one token left keeps its own log-probability."""
     log_probs[:, PAD_ID] = NEG_INF
     log_probs[:, BOS_ID] = NEG_INF
-    at_limit = (step >= max_len).nonzero().flatten()                                 # rows at their limit
-    if at_limit.numel() > 0:
-        eos = log_probs[at_limit, EOS_ID]
-        log_probs[at_limit] = NEG_INF
-        log_probs[at_limit, EOS_ID] = eos
+    _allow_only(log_probs, (step >= max_len).nonzero().flatten(), EOS_ID)           # rows at their limit
+    if forced is not None:
+        rows = (forced != PAD_ID).nonzero().flatten()                                # rows inside their prefix
+        _allow_only(log_probs, rows, forced[rows])
     return log_probs
+
+
+def _allow_only(log_probs: Tensor, rows: Tensor, tokens: Tensor | int) -> None:
+    """log_probs (N, V), overwritten: each of `rows` (R,) keeps only its token of `tokens` (R,) or the one token."""
+    if rows.numel() == 0:
+        return
+    kept = log_probs[rows, tokens]                                                   # (R,)
+    log_probs[rows] = NEG_INF
+    log_probs[rows, tokens] = kept
 
 
 def _append_step(history: Tensor | None, attn_weights: Tensor) -> Tensor:

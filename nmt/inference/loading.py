@@ -28,7 +28,8 @@ class TextTranslator(Protocol):
     def translate(self, texts: Sequence[str]) -> list[str]: ...
 
     def translate_nbest(
-        self, texts: Sequence[str], *, nbest: int = 1, return_attention: bool = False
+        self, texts: Sequence[str], *, nbest: int = 1, return_attention: bool = False,
+        prefixes: Sequence[str] | None = None,
     ) -> list[list[Translation]]: ...
 
     def score(self, sources: Sequence[str], targets: Sequence[str]) -> list[float]: ...
@@ -41,6 +42,7 @@ class LoadedTranslator:
     translator: TextTranslator
     step: int | None = None  # optimizer updates when the checkpoint was written, when known
     data_config: dict[str, Any] = field(default_factory=dict)  # the corpus it was trained on ({} if unknown)
+    model_config: dict[str, Any] = field(default_factory=dict)  # the architecture (the model group, `_target_`)
 
 
 def load_translator(
@@ -53,7 +55,7 @@ def load_translator(
         return _load_export(paths, exports, options, device=device)
     checkpoint, model, tokenizer = load_ensemble(paths, device=device)
     return LoadedTranslator(options.translator(model, tokenizer, device=device), step=checkpoint.step,
-                            data_config=checkpoint.data_config)
+                            data_config=checkpoint.data_config, model_config=checkpoint.model_config)
 
 
 def _load_export(
@@ -71,4 +73,5 @@ def _load_export(
         max_src_tokens=options.max_src_tokens, precision=options.precision, threads=options.threads,
     )
     metadata = translator.metadata
-    return LoadedTranslator(translator, step=metadata.get("step"), data_config=metadata.get("data_config") or {})
+    return LoadedTranslator(translator, step=metadata.get("step"), data_config=metadata.get("data_config") or {},
+                            model_config=metadata.get("model_config") or {})

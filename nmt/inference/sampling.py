@@ -10,7 +10,8 @@ token is drawn from the model's distribution, reshaped in this order:
 - top-p (Holtzman et al. 2020): only the nucleus stays, the smallest set of most probable
   tokens whose probability adds up to at least p (p = 1: all).
 
-PAD and BOS are never drawn, and EOS is forced at the length limit, as in the searches.
+PAD and BOS are never drawn, EOS is forced at the length limit and a target prefix is
+forced token by token, as in the searches (see nmt.inference.decoding).
 A hypothesis's score is its log-probability under the model itself (temperature 1, no
 filtering), EOS included, so samples compare with beam search output.
 
@@ -68,20 +69,26 @@ def sample(
     max_len_a: float,
     max_len_b: int,
     return_attention: bool = False,
+    prefix: Tensor | None = None,
 ) -> list[list[Hypothesis]]:
-    """src (B, S), src_mask (B, S) -> for each sentence `num_samples` sampled translations, in the order drawn."""
+    """src (B, S), src_mask (B, S) -> for each sentence `num_samples` sampled translations, in the order drawn.
+
+    prefix (B, P): target ids every sample of a sentence starts with, PAD_ID where free.
+    """
     check_lengths(max_len_a, max_len_b)
     if num_samples < 1:
         raise NMTError(f"nbest={num_samples} must be at least 1: it is the number of samples per sentence.")
     batch_size = src.size(0)
     if batch_size == 0:
         return []
-    limits = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model))  # (B,)
+    limits = max_lengths(src_mask, max_len_a=max_len_a, max_len_b=max_len_b, cap=target_token_cap(model),
+                         prefix=prefix)                                                      # (B,)
     rows = torch.arange(batch_size, device=src.device).repeat_interleave(num_samples)  # (B * N,) sentence of a row
     uniforms = _uniforms(src, src_mask, limits, num_samples=num_samples, seed=sampling.seed).to(src.device)
     state = model.encode(src, src_mask).select(rows)
     hypotheses = decode_rows(model, state, src_mask[rows], max_len=limits[rows], return_attention=return_attention,
-                             choose=functools.partial(_draw, sampling=sampling, uniforms=uniforms))
+                             choose=functools.partial(_draw, sampling=sampling, uniforms=uniforms),
+                             prefix=None if prefix is None else prefix[rows])
     return [hypotheses[start:start + num_samples] for start in range(0, len(hypotheses), num_samples)]
 
 

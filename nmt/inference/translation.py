@@ -5,6 +5,11 @@ Validation during training, `nmt-evaluate` and `nmt-translate` all go through
 command produced it. Sentences are decoded in length-sorted batches and put
 back in input order; a sentence's output never depends on the other sentences
 in the file, so translating one line alone gives the same output as in a file.
+
+A line may come with a target prefix, text its translations must start with: it is
+tokenized like a target (so it may end inside a word, "la va", and the model goes on
+from its pieces), forced token by token by the search (nmt.inference.decoding), and
+travels with its line through the length-sorted batches.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import torch
 from torch import Tensor
 
 from nmt.checkpoint import Checkpoint, load_checkpoint
-from nmt.data.batching import Batch, collate, sorted_batches
+from nmt.data.batching import Batch, collate, pad_ids, sorted_batches
 from nmt.data.tokenizer import Tokenizer
 from nmt.device import Precision, autocast, warn_if_bf16_is_emulated
 from nmt.errors import NMTError, error_summary
@@ -30,6 +35,7 @@ from nmt.inference.decoding import (
     sequence_log_probs,
     target_token_cap,
 )
+from nmt.inference.explanation import Explanation, explain
 from nmt.inference.sampling import Sampling, sample
 from nmt.models import restore_model
 from nmt.models.seq2seq import Seq2Seq
@@ -107,10 +113,15 @@ class Translator:
         return [nbest[0].text for nbest in self.translate_nbest(texts)]
 
     def translate_nbest(
-        self, texts: Sequence[str], *, nbest: int = 1, return_attention: bool = False
+        self, texts: Sequence[str], *, nbest: int = 1, return_attention: bool = False,
+        prefixes: Sequence[str] | None = None,
     ) -> list[list[Translation]]:
         """For each line, its `nbest` best translations, best first, or with sampling its `nbest` samples
-        (one empty translation for an empty line)."""
+        (one empty translation for an empty line).
+
+        prefixes: one text per line that each of its translations starts with ("" = none), as the
+        target SentencePiece model normalises it.
+        """
         if self.sampling is not None and nbest < 1:
             raise NMTError(f"nbest={nbest} must be at least 1: it is the number of samples per line.")
         if self.sampling is None and not 1 <= nbest <= self.beam_size:
@@ -118,6 +129,7 @@ class Translator:
                 f"nbest={nbest} must be between 1 and beam_size={self.beam_size}; raise beam_size or lower nbest."
             )
         src_ids = self._encode(texts)
+        prefix_ids = encode_prefixes(self.tokenizer, prefixes, lines=len(texts), limit=target_token_cap(self.model))
         results: list[list[Translation]] = [[empty_translation()] for _ in texts]
         nonempty = [index for index, ids in enumerate(src_ids) if ids]
         was_training = self.model.training
@@ -128,7 +140,8 @@ class Translator:
                                             max_sentences=MAX_SENTENCES_PER_BATCH):
                 rows = [nonempty[int(p)] for p in positions]
                 batch = collate([src_ids[row] for row in rows], None, rows).to(self.device)
-                for row, hypotheses, src_row in zip(rows, self._search(batch, nbest, return_attention),
+                prefix = _prefix_batch(prefix_ids, rows, self.device)
+                for row, hypotheses, src_row in zip(rows, self._search(batch, nbest, return_attention, prefix),
                                                     self._source_ids(batch)):
                     results[row] = [self._translation(h, src_row) for h in hypotheses]
         finally:
@@ -140,8 +153,7 @@ class Translator:
         if len(sources) != len(targets):
             raise NMTError(f"{len(sources)} sources for {len(targets)} targets; score one target per source.")
         src_ids = self._encode(sources)
-        tgt_ids = truncate_ids(self.tokenizer.encode_tgt([text.strip() for text in targets]),
-                               limit=target_token_cap(self.model), side="target")
+        tgt_ids = encode_targets(self.tokenizer, targets, limit=target_token_cap(self.model), side="target")
         scores = [0.0] * len(sources)
         was_training = self.model.training
         self.model.eval()
@@ -156,6 +168,25 @@ class Translator:
             self.model.train(was_training)
         return scores
 
+    def explain(self, sources: Sequence[str], targets: Sequence[Sequence[int]], *, top_k: int = 5) -> list[Explanation]:
+        """Each source with a translation of it (target ids, as `Translation.tokens`) replayed: every attention
+        map and the model's confidence at each position (see `nmt.inference.explanation`)."""
+        if len(sources) != len(targets):
+            raise NMTError(f"{len(sources)} sources for {len(targets)} targets; explain one target per source.")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with autocast(self.device, self.precision):
+                return explain(self.model, self.tokenizer, self._encode(sources), targets, device=self.device,
+                               batch_tokens=self.batch_tokens, top_k=top_k)
+        finally:
+            self.model.train(was_training)
+
+    @property
+    def source_limit(self) -> int | None:
+        """The most source pieces of a line the model reads; longer lines are truncated with a warning."""
+        return self._source_limit()
+
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Source ids per line, truncated to what the model accepts (with a warning per line)."""
         return truncate_ids(self.tokenizer.encode_src([text.strip() for text in texts]),
@@ -169,21 +200,26 @@ class Translator:
             limits.append(self.model.max_src_len - added)
         return min(limits) if limits else None
 
-    def _search(self, batch: Batch, nbest: int, return_attention: bool) -> list[list[Hypothesis]]:
+    def _search(
+        self, batch: Batch, nbest: int, return_attention: bool, prefix: Tensor | None
+    ) -> list[list[Hypothesis]]:
         with autocast(self.device, self.precision):
-            return self._search_in_precision(batch, nbest, return_attention)
+            return self._search_in_precision(batch, nbest, return_attention, prefix)
 
-    def _search_in_precision(self, batch: Batch, nbest: int, return_attention: bool) -> list[list[Hypothesis]]:
+    def _search_in_precision(
+        self, batch: Batch, nbest: int, return_attention: bool, prefix: Tensor | None
+    ) -> list[list[Hypothesis]]:
         if self.sampling is not None:
             return sample(self.model, batch.src, batch.src_mask, num_samples=nbest, sampling=self.sampling,
-                          max_len_a=self.max_len_a, max_len_b=self.max_len_b, return_attention=return_attention)
+                          max_len_a=self.max_len_a, max_len_b=self.max_len_b, return_attention=return_attention,
+                          prefix=prefix)
         if self.beam_size == 1:
             hypotheses = greedy_search(self.model, batch.src, batch.src_mask, max_len_a=self.max_len_a,
-                                       max_len_b=self.max_len_b, return_attention=return_attention)
+                                       max_len_b=self.max_len_b, return_attention=return_attention, prefix=prefix)
             return [[hypothesis] for hypothesis in hypotheses]
         return beam_search(self.model, batch.src, batch.src_mask, beam_size=self.beam_size,
                            length_penalty=self.length_penalty, max_len_a=self.max_len_a,
-                           max_len_b=self.max_len_b, nbest=nbest, return_attention=return_attention)
+                           max_len_b=self.max_len_b, nbest=nbest, return_attention=return_attention, prefix=prefix)
 
     @staticmethod
     def _source_ids(batch: Batch) -> list[list[int]]:
@@ -209,6 +245,30 @@ def hypothesis_translation(tokenizer: Tokenizer, hypothesis: Hypothesis, src_ids
 def empty_translation() -> Translation:
     """What an empty line translates to."""
     return Translation(text="", score=0.0, tokens=[], src_pieces=[], tgt_pieces=[], attention=None)
+
+
+def encode_targets(tokenizer: Tokenizer, texts: Sequence[str], *, limit: int | None, side: str) -> list[list[int]]:
+    """Target ids of each text, stripped, truncated to `limit` pieces (see `truncate_ids`)."""
+    return truncate_ids(tokenizer.encode_tgt([text.strip() for text in texts]), limit=limit, side=side)
+
+
+def encode_prefixes(
+    tokenizer: Tokenizer, prefixes: Sequence[str] | None, *, lines: int, limit: int | None
+) -> list[list[int]] | None:
+    """Target ids of each line's prefix, at most `limit`; None when there are no prefixes (none given or all "")."""
+    if prefixes is None:
+        return None
+    if len(prefixes) != lines:
+        raise NMTError(f"{len(prefixes)} prefixes for {lines} lines; give one prefix per line (\"\" for none).")
+    ids = encode_targets(tokenizer, prefixes, limit=limit, side="target prefix")
+    return ids if any(ids) else None
+
+
+def _prefix_batch(prefix_ids: list[list[int]] | None, rows: list[int], device: torch.device) -> Tensor | None:
+    """The prefixes of a batch's `rows` as (B, P) ids padded with PAD_ID, or None when they are all empty."""
+    if prefix_ids is None or not any(prefix_ids[row] for row in rows):
+        return None
+    return pad_ids([prefix_ids[row] for row in rows], bos=False, eos=False).to(device)    # (B, P)
 
 
 def truncate_ids(ids_per_line: list[list[int]], *, limit: int | None, side: str) -> list[list[int]]:

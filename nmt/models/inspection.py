@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from nmt.errors import NMTError
 from nmt.models.attention import AdditiveAttention, MultiHeadAttention, MultiplicativeAttention, WeightsHook
@@ -64,3 +65,35 @@ def weights_hooks(model: Seq2Seq, hooks: Mapping[str, WeightsHook]) -> Iterator[
     finally:
         for name, hook in previous.items():
             modules[name].weights_hook = hook
+
+
+@torch.no_grad()
+def forced_attention(model: Seq2Seq, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """Teacher forcing with every attention module's weights recorded.
+
+    src (B, S), src_mask (B, S), tgt_in (B, T) -> logits (B, T, V) and name -> weights (B, H, rows, cols),
+    float32 on the CPU: (B, H, S, S) for encoder self-attention, (B, H, T, T) for decoder
+    self-attention, (B, H, T, S) for cross-attention (an RNN decoder attends once per step: its
+    calls are joined along T). Padded rows and columns are kept; the caller trims them.
+    """
+    recorded: dict[str, list[Tensor]] = {}
+
+    def recorder(name: str):
+        def hook(weights: Tensor, mask: Tensor | None) -> Tensor:
+            recorded.setdefault(name, []).append(weights.detach().float().cpu())
+            return weights
+        return hook
+
+    with weights_hooks(model, {name: recorder(name) for name in attention_modules(model)}):
+        logits = model(src, src_mask, tgt_in)
+    return logits, {name: torch.cat(calls, dim=2) for name, calls in recorded.items()}
+
+
+def real_positions(name: str, weights: Tensor, *, src_len: int, tgt_len: int) -> Tensor:
+    """weights (H, rows, cols) of module `name` for one padded batch row -> its real rows and columns.
+
+    src_len and tgt_len count EOS (source) and BOS + target pieces (decoder inputs).
+    """
+    rows = src_len if name.startswith("encoder") else tgt_len
+    cols = tgt_len if name.startswith("decoder") and name.endswith(".self") else src_len
+    return weights[:, :rows, :cols]

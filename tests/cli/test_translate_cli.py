@@ -196,3 +196,34 @@ def test_command_with_an_unreadable_checkpoint_exits_2_with_one_line(tmp_path):
     assert result.stdout == ""
     assert result.stderr.startswith("error: checkpoint") and "bad.pt" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_prefix_starts_every_translation_in_batches_at_the_terminal_and_with_an_ensemble(checkpoint):
+    lines = "".join(line + "\n" for line in LINES)
+    output = run(f"ckpt={checkpoint}", "beam_size=3", "nbest=2", "prefix='la va'", stdin=lines)
+    pattern = re.compile(r"^(\d+) \|\|\| (.*) \|\|\| (-?\d+\.\d{4})$")
+    matches = [pattern.match(line) for line in output.splitlines()]
+    assert [int(m.group(1)) for m in matches] == [0, 0, 1, 2, 2, 3, 3]  # the empty line 1 stays empty
+    assert all(m.group(2).startswith("la va") for m in matches if m.group(1) != "1")
+    stdout = io.StringIO()
+    translate(config(f"ckpt={checkpoint}", "beam_size=3", "nbest=2", "prefix='la va'"),
+              stdin=_Terminal(lines.encode()), stdout=stdout)
+    assert stdout.getvalue() == output
+    assert run(f"ckpt=[{checkpoint},{checkpoint}]", "beam_size=3", "nbest=2", "prefix='la va'", stdin=lines) == output
+    assert run(f"ckpt={checkpoint}", "beam_size=1", "prefix=12", stdin=lines) == run(
+        f"ckpt={checkpoint}", "beam_size=1", "prefix='12'", stdin=lines)  # a number arrives as an int
+
+
+def test_a_prefix_of_the_wrong_type_or_not_one_utf8_line_is_one_error(checkpoint, monkeypatch, capsys):
+    from nmt.cli.translate import main
+
+    monkeypatch.setattr(sys, "argv", ["nmt-translate", f"ckpt={checkpoint}", "text=hello", "prefix=[1,2]"])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: prefix=[1, 2] has the wrong type; expected str or int or float or null\n")
+    with pytest.raises(NMTError, match=r"^prefix= holds 2 lines; give it one line of text\.$"):
+        run(f"ckpt={checkpoint}", "text=hello", "prefix='la\nva'")
+    with pytest.raises(NMTError, match=r"^prefix= line 1 is not valid UTF-8 \(byte 0xff at column 2\)"):
+        run(f"ckpt={checkpoint}", "text=hello", "prefix='a\udcffb'")  # the bytes a\xffb from the command line

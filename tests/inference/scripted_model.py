@@ -108,6 +108,12 @@ def source(*sentences: list[int]) -> tuple[Tensor, Tensor]:
     return src, src != PAD_ID
 
 
+def prefix_ids(*rows: list[int]) -> Tensor:
+    """(B, P) target prefixes right-padded with PAD_ID (an empty row: no prefix)."""
+    width = max(len(row) for row in rows)
+    return torch.tensor([row + [PAD_ID] * (width - len(row)) for row in rows], dtype=torch.long)
+
+
 def tokens_of(hypotheses: list[Hypothesis]) -> list[list[int]]:
     return [h.tokens for h in hypotheses]
 

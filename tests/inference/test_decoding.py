@@ -10,7 +10,16 @@ import math
 
 import pytest
 import torch
-from scripted_model import TINY, VOCAB_SIZE, Script, ScriptedModel, source, tiny_real_model, tokens_of
+from scripted_model import (
+    TINY,
+    VOCAB_SIZE,
+    Script,
+    ScriptedModel,
+    prefix_ids,
+    source,
+    tiny_real_model,
+    tokens_of,
+)
 
 from nmt.errors import NMTError
 from nmt.inference.decoding import (
@@ -217,3 +226,102 @@ def test_real_models_decode_the_same_alone_and_in_a_padded_batch(preset):
         alone = beam_search(model, *source(sentence), beam_size=3, length_penalty=1.0, nbest=2, **kwargs)[0]
         assert tokens_of(together) == tokens_of(alone)
         assert [h.score for h in together] == pytest.approx([h.score for h in alone], abs=1e-4)
+
+
+# Unconstrained, sentence 4 starts with 5. Forced to start with 6, greedy goes on with 7 (0.55) and ends at
+# 0.4 * 0.55 * 0.5 = 0.11, where a beam of 2 finds 8 then EOS: 0.4 * 0.45 * 0.9 = 0.162.
+AFTER_PREFIX: Script = {4: {(): {5: 0.6, 6: 0.4}, (5,): {EOS_ID: 0.9}, (6,): {7: 0.55, 8: 0.45},
+                            (6, 7): {EOS_ID: 0.5}, (6, 8): {EOS_ID: 0.9}}}
+
+
+def test_a_prefix_is_forced_and_the_search_continues_after_it():
+    model = ScriptedModel(AFTER_PREFIX, default=LOOP_ON_9)
+    src, src_mask = source([4, 7, 7])
+    lengths = dict(max_len_a=0.0, max_len_b=5)
+    assert greedy_search(model, src, src_mask, **lengths)[0].tokens == [5]
+    greedy = greedy_search(model, src, src_mask, prefix=prefix_ids([6]), **lengths)[0]
+    beam = beam_search(model, src, src_mask, beam_size=2, length_penalty=0.0, prefix=prefix_ids([6]), **lengths)[0]
+    assert greedy.tokens == [6, 7]
+    assert greedy.score == pytest.approx(math.log(0.4 * 0.55 * 0.5), abs=1e-5)
+    assert beam[0].tokens == [6, 8]
+    assert beam[0].score == pytest.approx(math.log(0.4 * 0.45 * 0.9), abs=1e-5)
+
+
+def test_scores_with_a_prefix_are_the_log_probability_of_the_whole_output():
+    from nmt.data.batching import collate
+
+    model = ScriptedModel(eos_bias=0.6)
+    sentences, prefixes = [[4, 5, 6, 7], [5, 8], [6, 9, 9]], [[7, 8], [9], []]
+    kwargs = dict(max_len_a=1.0, max_len_b=2, prefix=prefix_ids(*prefixes))
+    greedy = greedy_search(model, *source(*sentences), **kwargs)
+    beam = beam_search(model, *source(*sentences), beam_size=3, length_penalty=0.0, nbest=3, **kwargs)
+    found = [*zip(sentences, prefixes, greedy),
+             *((s, p, h) for s, p, nbest in zip(sentences, prefixes, beam) for h in nbest)]
+    assert all(h.tokens[:len(p)] == p for _, p, h in found)
+    batch = collate([s for s, _, _ in found], [h.tokens for _, _, h in found], range(len(found)))
+    assert sequence_log_probs(model, batch).tolist() == pytest.approx([h.score for _, _, h in found], abs=1e-5)
+
+
+def test_every_beam_hypothesis_starts_with_the_prefix_and_the_nbest_stay_distinct():
+    model = ScriptedModel(eos_bias=0.4)
+    beam = beam_search(model, *source([4, 5, 6], [7, 8]), beam_size=4, length_penalty=1.0,
+                       max_len_a=1.0, max_len_b=3, nbest=4, prefix=prefix_ids([5, 6, 7], [9]))
+    for nbest, prefix in zip(beam, ([5, 6, 7], [9])):
+        scores = [h.score for h in nbest]
+        assert len(nbest) == 4 and len({tuple(h.tokens) for h in nbest}) == 4
+        assert scores == sorted(scores, reverse=True)
+        assert all(h.tokens[:len(prefix)] == prefix for h in nbest)
+
+
+def test_prefixes_of_different_lengths_in_a_batch_decode_as_each_row_alone():
+    model = ScriptedModel(eos_bias=0.5)
+    sentences = [[4, 5, 6, 7], [5, 8], [6, 9, 9, 9, 9, 9], [7]]
+    prefixes = [[9, 8, 7], [], [6], [5, 5]]  # the empty one is unconstrained
+    src, src_mask = source(*sentences)
+    kwargs = dict(max_len_a=1.0, max_len_b=2)
+    beam = dict(beam_size=3, length_penalty=1.0, nbest=3, return_attention=True)
+    greedy_batch = greedy_search(model, src, src_mask, prefix=prefix_ids(*prefixes), return_attention=True, **kwargs)
+    beam_batch = beam_search(model, src, src_mask, prefix=prefix_ids(*prefixes), **beam, **kwargs)
+    for sentence, prefix, greedy, nbest in zip(sentences, prefixes, greedy_batch, beam_batch):
+        alone_prefix = prefix_ids(prefix) if prefix else None
+        greedy_alone = greedy_search(model, *source(sentence), prefix=alone_prefix, return_attention=True, **kwargs)[0]
+        nbest_alone = beam_search(model, *source(sentence), prefix=alone_prefix, **beam, **kwargs)[0]
+        assert greedy.tokens == greedy_alone.tokens and greedy.tokens[:len(prefix)] == prefix
+        assert greedy.score == pytest.approx(greedy_alone.score, abs=1e-5)
+        assert torch.equal(greedy.attention, greedy_alone.attention)
+        assert tokens_of(nbest) == tokens_of(nbest_alone)
+        assert [h.score for h in nbest] == pytest.approx([h.score for h in nbest_alone], abs=1e-5)
+
+
+def test_an_empty_prefix_leaves_the_search_unconstrained():
+    model = ScriptedModel(eos_bias=0.5)
+    src, src_mask = source([4, 5, 6, 7], [5, 8])
+    kwargs = dict(max_len_a=1.0, max_len_b=2)
+    for free in (prefix_ids([], []), torch.zeros((2, 0), dtype=torch.long)):
+        greedy, unconstrained = (greedy_search(model, src, src_mask, prefix=p, **kwargs) for p in (free, None))
+        assert [(h.tokens, h.score) for h in greedy] == [(h.tokens, h.score) for h in unconstrained]
+        beam, unconstrained = (beam_search(model, src, src_mask, beam_size=3, length_penalty=1.0, nbest=3, prefix=p,
+                                           **kwargs) for p in (free, None))
+        assert [[(h.tokens, h.score) for h in n] for n in beam] == [[(h.tokens, h.score) for h in n]
+                                                                    for n in unconstrained]
+
+
+def test_a_prefix_longer_than_the_length_limit_comes_out_whole():
+    model = ScriptedModel(default={EOS_ID: 0.9})  # wants to end at once
+    src, src_mask = source([4, 5], [6])
+    prefix = prefix_ids([5, 6, 7, 8], [9])
+    kwargs = dict(max_len_a=0.0, max_len_b=1, prefix=prefix)
+    assert max_lengths(src_mask, max_len_a=0.0, max_len_b=1, prefix=prefix).tolist() == [4, 1]
+    greedy = greedy_search(model, src, src_mask, **kwargs)
+    beam = beam_search(model, src, src_mask, beam_size=3, length_penalty=1.0, nbest=3, **kwargs)
+    assert tokens_of(greedy) == [[5, 6, 7, 8], [9]]
+    assert tokens_of(beam[0]) == [[5, 6, 7, 8]]  # EOS is forced after the prefix: one hypothesis only
+    assert tokens_of(beam[1])[0] == [9] and all(len(h.tokens) <= 2 for h in beam[1])
+
+
+def test_a_prefix_beyond_the_target_positions_of_the_model_is_a_user_error():
+    model = ScriptedModel(default=LOOP_ON_9, max_tgt_len=4)  # at most 3 tokens before EOS
+    with pytest.raises(NMTError, match="a target prefix of 4 tokens is longer than the 3 target tokens"):
+        greedy_search(model, *source([4]), max_len_a=1.0, max_len_b=2, prefix=prefix_ids([5, 6, 7, 8]))
+    fitting = greedy_search(model, *source([4]), max_len_a=1.0, max_len_b=2, prefix=prefix_ids([5, 6, 7]))
+    assert fitting[0].tokens == [5, 6, 7]

@@ -225,3 +225,30 @@ def test_a_missing_ctranslate2_package_is_one_line_naming_the_extra(trained, tmp
     monkeypatch.setitem(sys.modules, "ctranslate2", None)  # `import ctranslate2` now raises ImportError
     with pytest.raises(NMTError, match=r'pip install -e "\.\[export\]"'):
         export_ctranslate2(checkpoint, tmp_path / "ct2", quantization="float32")
+
+
+def prefixes_for(sources: list[str], *, seed: int) -> list[str]:
+    """Line i gets, by i % 4: no prefix, its reference's first word, another word, or a word cut after 2 letters."""
+    rng = random.Random(seed)
+    kinds = [lambda s: "", lambda s: s.split()[-1], lambda s: rng.choice(WORDS), lambda s: rng.choice(WORDS)[:2]]
+    return [kinds[i % len(kinds)](source) for i, source in enumerate(sources)]
+
+
+@pytest.mark.parametrize("beam_size", [1, 5])
+def test_an_export_forces_a_prefix_as_the_checkpoint_does(trained, tokenizer, beam_size):
+    model, _, directory = trained
+    ours, theirs = translators(model, tokenizer, directory, beam_size=beam_size)
+    prefixes = prefixes_for(SOURCES, seed=2)
+    ours_nbest = ours.translate_nbest(SOURCES, nbest=beam_size, prefixes=prefixes)
+    theirs_nbest = theirs.translate_nbest(SOURCES, nbest=beam_size, prefixes=prefixes)
+    best_ours, best_theirs = [n[0].text for n in ours_nbest], [n[0].text for n in theirs_nbest]
+    assert all(t.text.startswith(p) for n, p in zip(theirs_nbest, prefixes) for t in n)
+    assert agreement(best_ours, ours.translate(SOURCES)) < 0.8  # the prefixes changed the outputs
+    whole_words = [i for i in range(len(SOURCES)) if i % 4 != 3]
+    assert agreement([best_ours[i] for i in whole_words], [best_theirs[i] for i in whole_words]) >= 0.99
+    # After a cut word the model is unsure, and the beams' stopping rules part on a few lines: CTranslate2
+    # (length_penalty=0) stops once its best candidate ends and drops EOS from its secondary beams right
+    # after a prefix, ours stops with K finished hypotheses. Greedy search has no such rule.
+    assert agreement(best_ours, best_theirs) >= (0.99 if beam_size == 1 else 0.95)
+    same = [(a.score, b.score) for x, y in zip(ours_nbest, theirs_nbest) for a, b in zip(x, y) if a.tokens == b.tokens]
+    assert max(abs(a - b) for a, b in same) < 1e-3  # rescored with the prefix: the log P of the whole output

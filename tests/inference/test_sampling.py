@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 import torch
-from scripted_model import Script, ScriptedModel, source, tokens_of
+from scripted_model import Script, ScriptedModel, prefix_ids, source, tokens_of
 
 from nmt.errors import NMTError
 from nmt.inference.sampling import Sampling, filtered_probs, sample
@@ -143,3 +143,16 @@ def test_bad_sampling_settings_are_user_errors():
             Sampling(top_p=top_p)
     with pytest.raises(NMTError, match=r"^nbest=0 must be at least 1"):
         sample(ScriptedModel(), *source([4]), num_samples=0, sampling=Sampling(), max_len_a=1.0, max_len_b=1)
+
+
+def test_every_sample_starts_with_its_prefix_and_does_not_depend_on_the_batch():
+    model = ScriptedModel(eos_bias=0.5)
+    sentences, prefixes = [[4, 5, 6], [7, 8], [9]], [[9, 8], [], [5]]
+    settings = dict(num_samples=6, sampling=Sampling(temperature=1.5, seed=2), max_len_a=1.0, max_len_b=3)
+    together = sample(model, *source(*sentences), prefix=prefix_ids(*prefixes), **settings)
+    for sentence, prefix, samples in zip(sentences, prefixes, together):
+        alone = sample(model, *source(sentence), prefix=prefix_ids(prefix) if prefix else None, **settings)[0]
+        assert tokens_of(samples) == tokens_of(alone)
+        assert [h.score for h in samples] == pytest.approx([h.score for h in alone], abs=1e-5)
+        assert all(h.tokens[:len(prefix)] == prefix for h in samples)
+        assert len({tuple(h.tokens) for h in samples}) > 1  # the continuations are still drawn

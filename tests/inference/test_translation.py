@@ -142,3 +142,38 @@ def test_bad_settings_and_checkpoints_are_user_errors(parts, tmp_path):
     with pytest.raises(NMTError, match="device=tpu"):
         resolve_device("tpu")
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+# "la va" ends inside a word: the model goes on from its pieces. "" leaves line 2 unconstrained.
+PREFIXES = ["la petite", "", "un homme", "la va", "deux chiens courent"]
+
+
+@pytest.mark.parametrize(("settings", "nbest"), [({"beam_size": 1}, 1), ({"beam_size": 5}, 5),
+                                                 ({"sampling": Sampling(seed=1)}, 3)])
+def test_every_translation_starts_with_its_prefix_and_does_not_depend_on_the_batch(parts, settings, nbest):
+    translator = make_translator(parts, **settings)
+    _, tokenizer = parts
+    lines = SOURCES[:len(PREFIXES)]
+    together = translator.translate_nbest(lines, nbest=nbest, prefixes=PREFIXES)
+    for line, prefix, translations in zip(lines, PREFIXES, together):
+        alone = translator.translate_nbest([line], nbest=nbest, prefixes=[prefix])[0]
+        assert [t.text for t in translations] == [t.text for t in alone]
+        assert [t.score for t in translations] == pytest.approx([t.score for t in alone], abs=1e-4)
+        prefix_ids = tokenizer.encode_tgt([prefix])[0]
+        assert len(translations) == nbest
+        assert all(t.text.startswith(prefix) and t.tokens[:len(prefix_ids)] == prefix_ids for t in translations)
+    unconstrained = translator.translate_nbest([lines[1]], nbest=nbest)[0]
+    assert [t.text for t in together[1]] == [t.text for t in unconstrained]
+    assert any(not text.startswith(p) for text, p in zip(translator.translate(lines), PREFIXES))  # really forced
+
+
+def test_a_prefix_beyond_the_target_positions_is_truncated_with_a_warning(parts, caplog):
+    _, tokenizer = parts
+    long_prefix = " ".join(target for _, target in PAIRS)
+    cap = MAX_POSITIONS - 1  # BOS takes one position
+    with caplog.at_level(logging.WARNING, logger="nmt.inference.translation"):
+        [[translation]] = make_translator(parts).translate_nbest([SOURCES[0]], prefixes=[long_prefix])
+    assert "line 1" in caplog.text and f"target prefix pieces, more than the limit of {cap}" in caplog.text
+    assert translation.tokens == tokenizer.encode_tgt([long_prefix])[0][:cap]  # the prefix fills every position
+    with pytest.raises(NMTError, match="1 prefixes for 2 lines"):
+        make_translator(parts).translate_nbest(SOURCES[:2], prefixes=["la"])
