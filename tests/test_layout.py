@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "nmt"
 # Lower numbers sit lower in the house: a module may import its own wing and anything lower, never higher
 # or sideways. The shared leaves at the package root (checkpoint, errors, tokens, ...) are level 0.
-WING_LEVELS = {"data": 1, "models": 1, "inference": 2, "training": 3, "analysis": 3, "cli": 4}
+WING_LEVELS = {"data": 1, "models": 1, "inference": 2, "training": 3, "analysis": 3, "serving": 3, "cli": 4}
 MAX_LINES = 450
 
 

@@ -1,0 +1,357 @@
+"""nmt-serve's HTTP application: routes over one batcher per model.
+
+Routes are thin: they read and check the request (`limits`, `libretranslate`, `schemas`),
+build the same `DecodingOptions` nmt-translate builds, hand the sentences to the model's
+batcher and shape the answer. Every error leaves as `{"error": "<one sentence>"}` with its
+status (LibreTranslate's convention, for both APIs). Models load in a thread after the server
+starts listening: /health answers 503 until they are ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from nmt.errors import NMTError, error_summary
+from nmt.serving import libretranslate
+from nmt.serving.answers import native_answer
+from nmt.serving.batcher import Batcher, Overloaded, ShuttingDown
+from nmt.serving.config import ServeConfig
+from nmt.serving.errors import APIError
+from nmt.serving.limits import Accounting, BodyLimit, check_request_size, check_search_size, parse_fields
+from nmt.serving.metrics import ServerMetrics
+from nmt.serving.registry import DecodeKey, SentenceJob, SentenceResult, ServedModel
+from nmt.serving.schemas import ModelInfo, ServerInfo, TranslateRequest, TranslateResponse
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("nmt.serving.access")
+
+LoadModels = Callable[[], dict[str, ServedModel]]
+STATIC = Path(__file__).parent / "static"  # the attention explorer page
+
+
+class ServerState:
+    """What the routes share: the config, the models and their batchers once loaded, the metrics."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.metrics = ServerMetrics()
+        self.models: dict[str, ServedModel] = {}
+        self.batchers: dict[str, Batcher] = {}
+        self.failure: str | None = None
+        # One decoding thread: torch spreads each call over its own threads.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmt-decode")
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.batchers)
+
+    def start(self, models: dict[str, ServedModel]) -> None:
+        for name, model in models.items():
+            batcher = Batcher(model.decode, max_batch_tokens=self.config.max_batch_tokens,
+                              max_wait_s=self.config.max_wait_ms / 1000, executor=self.executor,
+                              max_queue_sentences=self.config.max_queue_sentences,
+                              on_batch=lambda report, name=name: self.metrics.record_batch(name, report))
+            batcher.start()
+            self.batchers[name] = batcher
+        self.models = models
+
+    async def stop(self) -> None:
+        for batcher in self.batchers.values():
+            await batcher.close()
+        self.executor.shutdown(wait=False)
+
+    def pairs(self) -> dict[tuple[str, str], str]:
+        """(source, target) -> model name; the first model of a pair serves LibreTranslate's requests for it."""
+        pairs: dict[tuple[str, str], str] = {}
+        for name, model in self.models.items():
+            pairs.setdefault((model.source_language, model.target_language), name)
+        return pairs
+
+
+def create_app(config: ServeConfig, *, load_models: LoadModels,
+               on_load_error: Callable[[BaseException], None] | None = None) -> FastAPI:
+    """The app for `config`; `load_models` runs in a thread at start-up (tests pass scripted models)."""
+    state = ServerState(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loading = asyncio.create_task(_load(state, load_models, on_load_error))
+        yield
+        loading.cancel()
+        await state.stop()
+
+    app = FastAPI(title="nmt-serve", version="1", lifespan=lifespan,
+                  description="Neural machine translation: LibreTranslate's API, the native API with attention, "
+                              "and the attention explorer.")
+    app.state.server = state
+    _add_error_handlers(app)
+    _add_routes(app, state)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(Accounting, record=lambda scope, status, seconds: _account(state, scope, status, seconds))
+    return app
+
+
+async def _load(state: ServerState, load_models: LoadModels,
+                on_load_error: Callable[[BaseException], None] | None) -> None:
+    try:
+        models = await asyncio.to_thread(load_models)
+    except Exception as error:  # noqa: BLE001 - any failure is reported, and the server stops
+        state.failure = str(error) if isinstance(error, NMTError) else error_summary(error)
+        log.error("loading the models failed: %s", state.failure)
+        if on_load_error is not None:
+            on_load_error(error)
+        return
+    state.start(models)
+    log.info("ready: %s", ", ".join(f"{name} ({model.source_language}->{model.target_language})"
+                                     for name, model in models.items()))
+
+
+def _add_routes(app: FastAPI, state: ServerState) -> None:
+    config = state.config
+
+    if config.ui:
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+        @app.get("/", include_in_schema=False)
+        async def explorer() -> FileResponse:
+            return FileResponse(STATIC / "index.html")
+
+    @app.get("/health", summary="503 while the models load, 200 once they translate")
+    async def health() -> JSONResponse:
+        if state.failure is not None:
+            return JSONResponse({"status": "failed", "error": state.failure}, status_code=503)
+        if not state.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        return JSONResponse({"status": "ok", "models": list(state.models)})
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        for name, batcher in state.batchers.items():
+            state.metrics.queue.labels(model=name).set(batcher.queued_sentences)
+        return Response(state.metrics.exposition(), media_type=state.metrics.content_type)
+
+    @app.get("/languages", summary="LibreTranslate: the languages and their targets")
+    async def languages() -> list[dict[str, Any]]:
+        _require_ready(state)
+        return libretranslate.languages(list(state.pairs()))
+
+    @app.post("/translate", summary="LibreTranslate: translate q from source to target",
+              openapi_extra=_LIBRETRANSLATE_BODY)
+    async def translate(request: Request) -> JSONResponse:
+        fields = await _fields(request)
+        parsed = libretranslate.parse_request(fields)
+        _check_api_key(config, parsed.api_key)
+        _require_ready(state)
+        name, auto = libretranslate.resolve_pair(parsed.source, parsed.target, state.pairs())
+        nbest = parsed.alternatives + 1
+        check_search_size(config, beam_size=None, nbest=nbest)
+        options = _options(config, beam_size=max(config.beam_size, nbest), nbest=nbest)
+        results = await _translate(state, request, state.models[name], DecodeKey(options=options, explain=False),
+                                   [SentenceJob(text=text) for text in parsed.texts])
+        nbest_texts = [[translation.text for translation in result.translations] for result in results]
+        detected = state.models[name].source_language if auto else None
+        return JSONResponse(libretranslate.response(parsed, nbest_texts, detected=detected))
+
+    @app.post("/v1/translate", summary="Translate with every decoding option; scores and attention on request",
+              response_model=None, responses={200: {"model": TranslateResponse}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": TranslateRequest.model_json_schema()}}}})
+    async def translate_v1(request: Request) -> JSONResponse:
+        fields = await _fields(request, json_only=True)
+        try:
+            body = TranslateRequest.model_validate(fields)
+        except ValidationError as error:
+            raise APIError(400, _validation_message(error)) from None
+        _check_api_key(config, body.api_key)
+        _require_ready(state)
+        model = _model(state, body.model)
+        check_search_size(config, beam_size=body.beam_size, nbest=body.nbest)
+        overrides = {key: value for key, value in (("beam_size", body.beam_size),
+                                                   ("length_penalty", body.length_penalty)) if value is not None}
+        options = _options(config, nbest=body.nbest, sampling=body.sampling, temperature=body.temperature,
+                           top_k=body.top_k, top_p=body.top_p, seed=body.seed, **overrides)
+        prefixes = _prefixes(body.prefix, len(body.text))
+        key = DecodeKey(options=options, explain=body.return_attention or body.return_scores)
+        results = await _translate(state, request, model, key,
+                                   [SentenceJob(text=text, prefix=prefix) for text, prefix in zip(body.text, prefixes)])
+        return JSONResponse(native_answer(model.name, body.text, results, attention=body.return_attention,
+                                          scores=body.return_scores))
+
+    @app.get("/v1/models", summary="The served models, the server's decoding defaults and its limits",
+             response_model=ServerInfo)
+    async def models() -> ServerInfo:
+        _require_ready(state)
+        return ServerInfo(
+            models=[ModelInfo(name=name, source=model.source_language, target=model.target_language,
+                              explains=model.explains, **{key: value for key, value in model.description.items()})
+                    for name, model in state.models.items()],
+            defaults={key: getattr(config, key) for key in ("beam_size", "length_penalty", "max_len_a", "max_len_b",
+                                                            "max_src_tokens", "precision")},
+            limits={key: getattr(config, key) for key in ("max_sentences_per_request", "max_chars_per_request",
+                                                          "max_body_bytes", "max_beam_size", "max_nbest")},
+        )
+
+
+_LIBRETRANSLATE_BODY = {"requestBody": {"required": True, "content": {
+    media: {"schema": {"type": "object", "required": ["q", "source", "target"], "properties": {
+        "q": {"description": "text to translate: a string, or a list of strings (JSON)",
+              "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "source": {"type": "string", "description": "source language code, or auto"},
+        "target": {"type": "string", "description": "target language code"},
+        "format": {"type": "string", "enum": ["text"], "default": "text"},
+        "alternatives": {"type": "integer", "minimum": 0, "default": 0,
+                         "description": "alternative translations per text"},
+        "api_key": {"type": "string"}}}}
+    for media in ("application/json", "application/x-www-form-urlencoded")}}}
+
+
+async def _fields(request: Request, *, json_only: bool = False) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "application/x-www-form-urlencoded")
+    if json_only and content_type.split(";")[0].strip().lower() != "application/json":
+        raise APIError(400, f"the body is {content_type.split(';')[0]}; send JSON with Content-Type: application/json.")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        return {key: values[0] if len(values) == 1 else values
+                for key in form.keys() for values in [form.getlist(key)]}
+    return parse_fields(await request.body(), content_type)
+
+
+def _check_api_key(config: ServeConfig, api_key: str | None) -> None:
+    if config.api_keys and api_key not in config.api_keys:
+        raise APIError(403, "Invalid API key" if api_key else "Missing API key: send api_key with the request.")
+
+
+def _require_ready(state: ServerState) -> None:
+    if state.failure is not None:
+        raise APIError(503, f"the models failed to load ({state.failure}); see the server's log.")
+    if not state.ready:
+        raise APIError(503, "the models are still loading; retry in a few seconds.", headers={"Retry-After": "5"})
+
+
+def _model(state: ServerState, name: str | None) -> ServedModel:
+    if name is None:
+        if len(state.models) == 1:
+            return next(iter(state.models.values()))
+        raise APIError(400, f"this server serves several models; name one with \"model\": {', '.join(state.models)}.")
+    if name not in state.models:
+        raise APIError(400, f"no model named {name!r}; this server serves {', '.join(state.models)}.")
+    return state.models[name]
+
+
+def _options(config: ServeConfig, **overrides: Any):
+    try:
+        return config.decoding_options(**overrides)
+    except NMTError as error:
+        raise APIError(400, str(error)) from None
+
+
+def _prefixes(prefix: str | list[str] | None, count: int) -> list[str]:
+    if prefix is None:
+        return [""] * count
+    if isinstance(prefix, str):
+        return [prefix] * count
+    if len(prefix) != count:
+        raise APIError(400, f"prefix holds {len(prefix)} items for {count} texts; send one prefix per text, "
+                            "or one string for all.")
+    return prefix
+
+
+async def _translate(state: ServerState, request: Request, model: ServedModel, key: DecodeKey,
+                     jobs: Sequence[SentenceJob]) -> list[SentenceResult]:
+    """Queue `jobs` on the model's batcher; answer 503 when full, 504 after timeout_s, nothing to a client gone."""
+    config = state.config
+    texts = [job.text for job in jobs]
+    check_request_size(config, texts)
+    try:
+        model.check_key(key)
+    except NMTError as error:
+        raise APIError(400, str(error)) from None
+    request.scope["nmt.sentences"] = len(jobs)
+    if config.log_text:
+        request.scope["nmt.text"] = texts
+    cost = sum(model.source_pieces(texts)) + len(texts)
+    work = asyncio.ensure_future(state.batchers[model.name].submit(key, list(jobs), cost=cost))
+    gone = asyncio.ensure_future(_disconnected(request))
+    done, _ = await asyncio.wait({work, gone}, timeout=config.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    gone.cancel()
+    if work not in done:
+        work.cancel()
+        if gone in done:
+            raise APIError(499, "the client closed the connection before its translation was ready.")
+        raise APIError(504, f"the translation took longer than this server's timeout_s={config.timeout_s:g}; "
+                            "send fewer or shorter sentences, or retry when the server is less busy.")
+    try:
+        return work.result()
+    except Overloaded as error:
+        state.metrics.refused.labels(model=model.name).inc()
+        raise APIError(503, str(error), headers={"Retry-After": str(error.retry_after_s)}) from None
+    except ShuttingDown:
+        raise APIError(503, "the server is shutting down; retry on another instance.") from None
+    except NMTError as error:
+        raise APIError(400, str(error)) from None
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client disconnects (its body has been read, so the next message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _validation_message(error: ValidationError) -> str:
+    errors = error.errors()
+    # A misspelt field also leaves the right one missing: naming the misspelling helps more.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    where = ".".join(str(part) for part in first["loc"]) or "the body"
+    if first["type"] == "extra_forbidden":
+        known = ", ".join(TranslateRequest.model_fields)
+        return f"{where} is not a field of /v1/translate; the fields are: {known}."
+    if first["type"] == "missing":
+        return f"{where} is missing; /v1/translate needs at least {{\"text\": [\"...\"]}}."
+    return f"{where}: {first['msg']} (got {first.get('input')!r:.80}); see /docs for the request schema."
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def api_error(request: Request, error: APIError) -> JSONResponse:
+        return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        message = {404: f"no route {request.url.path}; see /docs for the API.",
+                   405: f"{request.method} is not allowed on {request.url.path}; see /docs."}.get(
+                       error.status_code, str(error.detail))
+        return JSONResponse({"error": message}, status_code=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "the request"
+        return JSONResponse({"error": f"{where}: {first.get('msg')}."}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def failure(request: Request, error: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse({"error": f"translation failed ({error_summary(error)}); see the server's log."},
+                            status_code=500)
+
+
+def _account(state: ServerState, scope: dict, status: int, seconds: float) -> None:
+    route = getattr(scope.get("route"), "path", None) or "other"
+    state.metrics.record_request(route, status, seconds)
+    sentences = scope.get("nmt.sentences")
+    text = f" text={scope['nmt.text']!r}" if "nmt.text" in scope else ""
+    access_log.info("%s %s %d%s %.1f ms%s", scope.get("method"), scope.get("path"), status,
+                    f" {sentences} sentences" if sentences is not None else "", seconds * 1000, text)

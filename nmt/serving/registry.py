@@ -1,0 +1,178 @@
+"""The models a server holds: each loaded once, named, described, and decoded through nmt's translators.
+
+A `ServedModel` wraps what `nmt.inference.loading.load_translator` opens (a `.pt` checkpoint:
+nmt's `Translator`; an nmt-export directory: `CTranslate2Translator`) with its languages and
+a description of its architecture. `decode` is what the batcher calls in its executor: the
+sentences of one batch share one `DecodeKey` (search settings, n-best, whether to explain),
+and each gets its translations, their explanations when asked for, and warnings (truncation).
+The translator for a request's settings is the one nmt-translate would build for them, so a
+served translation is nmt-translate's, byte for byte.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nmt.errors import NMTError
+from nmt.inference.ctranslate2_translation import CTranslate2Translator
+from nmt.inference.explanation import Explanation
+from nmt.inference.loading import load_translator
+from nmt.inference.options import DecodingOptions
+from nmt.inference.translation import Translation, Translator
+from nmt.serving.config import ModelSource
+
+log = logging.getLogger(__name__)
+MAX_KEPT_TRANSLATORS = 64  # translators of distinct request settings kept (each is a few attributes over one model)
+
+
+@dataclass(frozen=True)
+class DecodeKey:
+    """What the sentences of one decoding call share."""
+
+    options: DecodingOptions  # its nbest is the translations per sentence
+    explain: bool  # replay each hypothesis for its attention and token probabilities (.pt models only)
+
+
+@dataclass(frozen=True)
+class SentenceJob:
+    """One sentence to translate, and the target text its translations must start with ("" = none)."""
+
+    text: str
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class SentenceResult:
+    """A sentence's translations (best first), their explanations when asked for, and warnings about it."""
+
+    translations: list[Translation]
+    explanations: list[Explanation] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ServedModel:
+    """One loaded model and what the APIs say about it."""
+
+    name: str
+    source_language: str
+    target_language: str
+    path: Path
+    translator: Translator | CTranslate2Translator  # built with the server's default options
+    description: dict[str, Any]
+    device: torch.device
+    _translators: dict[DecodingOptions, Translator | CTranslate2Translator] = field(default_factory=dict, repr=False)
+
+    @property
+    def backend(self) -> str:
+        return "nmt" if isinstance(self.translator, Translator) else "ctranslate2"
+
+    @property
+    def explains(self) -> bool:
+        """Whether this model can return attention and token probabilities (nmt's own models only)."""
+        return isinstance(self.translator, Translator)
+
+    def source_pieces(self, texts: Sequence[str]) -> list[int]:
+        """Source pieces of each text, before truncation (the batcher's cost, and truncation warnings)."""
+        return [len(ids) for ids in self.translator.tokenizer.encode_src([text.strip() for text in texts])]
+
+    def check_key(self, key: DecodeKey) -> None:
+        """Refuse settings this backend cannot decode, as one NMTError naming the reason."""
+        if key.explain and not self.explains:
+            raise NMTError(f"model {self.name} is a CTranslate2 export ({self.path}), which does not give attention "
+                           "or token probabilities; serve its .pt checkpoint for return_attention/return_scores.")
+        if key.options.sampling and not self.explains:
+            raise NMTError(f"model {self.name} is a CTranslate2 export ({self.path}), which does not sample; "
+                           "serve its .pt checkpoint for sampling=true.")
+
+    def translator_for(self, options: DecodingOptions) -> Translator | CTranslate2Translator:
+        """The translator nmt-translate would build for `options`, sharing this model's weights (kept for reuse)."""
+        if options not in self._translators:
+            if len(self._translators) >= MAX_KEPT_TRANSLATORS:
+                self._translators.clear()
+            if isinstance(self.translator, Translator):
+                built = options.translator(self.translator.model, self.translator.tokenizer, device=self.device)
+            else:
+                built = self.translator.with_search(beam_size=options.beam_size, length_penalty=options.length_penalty)
+            self._translators[options] = built
+        return self._translators[options]
+
+    def decode(self, key: DecodeKey, jobs: list[SentenceJob]) -> list[SentenceResult]:
+        """Translate `jobs` with one call of the translator (it sorts them by length and batches them)."""
+        translator = self.translator_for(key.options)
+        texts = [job.text for job in jobs]
+        prefixes = [job.prefix for job in jobs]
+        results = translator.translate_nbest(texts, nbest=key.options.nbest,
+                                             prefixes=prefixes if any(prefixes) else None)
+        warnings = self._truncation_warnings(texts, translator)
+        if not key.explain:
+            return [SentenceResult(translations=found, warnings=notes) for found, notes in zip(results, warnings)]
+        assert isinstance(translator, Translator)  # check_key refused explanations of exports
+        pairs = [(row, translation) for row, found in enumerate(results) for translation in found]
+        explained = iter(translator.explain([texts[row] for row, _ in pairs], [t.tokens for _, t in pairs]))
+        return [SentenceResult(translations=found, explanations=[next(explained) for _ in found], warnings=notes)
+                for found, notes in zip(results, warnings)]
+
+    def _truncation_warnings(self, texts: Sequence[str], translator: Translator | CTranslate2Translator) -> list[list[str]]:
+        limit = translator.source_limit
+        if limit is None:
+            return [[] for _ in texts]
+        return [[f"the sentence has {count} source pieces, more than this model's limit of {limit}: only its first "
+                 f"{limit} were translated."] if count > limit else []
+                for count in self.source_pieces(texts)]
+
+
+def load_model(source: ModelSource, options: DecodingOptions, *, device: torch.device) -> ServedModel:
+    """Load the model at `source.path` once; its name is `source.name` or SRC-TGT of its corpus."""
+    loaded = load_translator([source.path], options, device=device)
+    translator = loaded.translator
+    assert isinstance(translator, (Translator, CTranslate2Translator))
+    data_config = loaded.data_config
+    source_language, target_language = data_config.get("src_lang"), data_config.get("tgt_lang")
+    if not (isinstance(source_language, str) and isinstance(target_language, str)):
+        raise NMTError(f"{source.path} records no source and target language; serve it under a name of your "
+                       f"choice with models={{xx-yy: {source.path}}}.")
+    name = source.name or f"{source_language}-{target_language}"
+    return ServedModel(name=name, source_language=source_language, target_language=target_language,
+                       path=source.path, translator=translator, device=device,
+                       description=describe(loaded.model_config, backend_export=not isinstance(translator, Translator),
+                                            step=loaded.step))
+
+
+def load_models(sources: Sequence[ModelSource], options: DecodingOptions, *, device: torch.device) -> dict[str, ServedModel]:
+    """Every model, by name; two models of one name are an NMTError asking for models={...}."""
+    models: dict[str, ServedModel] = {}
+    for source in sources:
+        model = load_model(source, options, device=device)
+        if model.name in models:
+            raise NMTError(f"{models[model.name].path} and {source.path} both translate {model.name}; "
+                           f"name them apart with models={{{model.name}: ..., {model.name}-2: ...}}.")
+        models[model.name] = model
+        log.info("model %s loaded from %s (%s)", model.name, source.path, model.description["summary"])
+    return models
+
+
+def describe(model_config: dict[str, Any], *, backend_export: bool, step: int | None) -> dict[str, Any]:
+    """The architecture as the explorer page names it: family, attention, layers, heads."""
+    target = str(model_config.get("_target_", ""))
+    if target.endswith("Transformer"):
+        layers = {"encoder_layers": model_config.get("num_encoder_layers"),
+                  "decoder_layers": model_config.get("num_decoder_layers"), "heads": model_config.get("num_heads")}
+        summary = (f"Transformer, {layers['encoder_layers']}+{layers['decoder_layers']} layers, "
+                   f"{layers['heads']} heads, d_model {model_config.get('d_model')}")
+        description = {"family": "transformer", "attention": "multi-head", **layers}
+    else:
+        attention = str(model_config.get("attention", "none"))
+        score = model_config.get("score") if attention == "luong" else None
+        named = {"bahdanau": "Bahdanau (additive)", "luong": f"Luong ({score})", "none": "no attention"}[attention]
+        summary = f"RNN encoder-decoder ({model_config.get('cell', 'gru')}), {named}"
+        description = {"family": "rnn", "attention": attention, "score": score, "encoder_layers": 0,
+                       "decoder_layers": 1 if attention != "none" else 0, "heads": 1 if attention != "none" else 0}
+    return {**description, "summary": summary + (" (CTranslate2 export)" if backend_export else ""),
+            "backend": "ctranslate2" if backend_export else "nmt", "step": step}

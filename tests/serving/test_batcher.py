@@ -1,0 +1,214 @@
+"""The batcher on a scripted decoder: grouping, limits, order, backpressure, cancellation, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from nmt.serving.batcher import Batcher, Overloaded, ShuttingDown
+
+
+class RecordingDecoder:
+    """Upper-cases its items and remembers each call; `gate` (when set) holds calls until released."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.calls: list[tuple[object, list[str]]] = []
+        self.gate = gate
+
+    def __call__(self, key, items):
+        if self.gate is not None:
+            self.gate.wait(timeout=5)
+        self.calls.append((key, list(items)))
+        return [item.upper() for item in items]
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, timeout=10))
+
+
+def make(decoder, **settings) -> Batcher:
+    values = {"max_batch_tokens": 100, "max_wait_s": 0.05, "max_queue_sentences": 100, **settings}
+    return Batcher(decoder, **values)
+
+
+def test_concurrent_requests_of_one_key_are_decoded_in_one_call_and_answered_in_their_own_order():
+    decoder = RecordingDecoder()
+
+    async def scenario():
+        batcher = make(decoder, max_wait_s=0.2)
+        batcher.start()
+        answers = await asyncio.gather(batcher.submit("k", ["a", "b"], cost=2), batcher.submit("k", ["c"], cost=1),
+                                       batcher.submit("k", ["d", "e"], cost=2))
+        await batcher.close()
+        return answers
+
+    assert run(scenario()) == [["A", "B"], ["C"], ["D", "E"]]
+    assert decoder.calls == [("k", ["a", "b", "c", "d", "e"])]
+
+
+def test_a_batch_closes_when_its_tokens_reach_the_limit_without_waiting_for_the_deadline():
+    decoder = RecordingDecoder()
+
+    async def scenario():
+        batcher = make(decoder, max_batch_tokens=10, max_wait_s=30)
+        batcher.start()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first = batcher.submit("k", ["a"], cost=5)
+        second = batcher.submit("k", ["b"], cost=5)  # 10 tokens queued: the limit, reached at once
+        answers = await asyncio.gather(first, second)
+        elapsed = loop.time() - started
+        await batcher.close()
+        return answers, elapsed
+
+    answers, elapsed = run(scenario())
+    assert answers == [["A"], ["B"]]
+    assert elapsed < 5  # far below max_wait_s: the token limit closed the batches
+    assert decoder.calls == [("k", ["a", "b"])]
+
+
+def test_a_lone_sentence_is_decoded_after_the_wait_limit():
+    decoder = RecordingDecoder()
+
+    async def scenario():
+        batcher = make(decoder, max_batch_tokens=10_000, max_wait_s=0.01)
+        batcher.start()
+        answer = await batcher.submit("k", ["x"], cost=1)
+        await batcher.close()
+        return answer
+
+    assert run(scenario()) == ["X"]
+
+
+def test_sentences_of_different_keys_never_share_a_call():
+    decoder = RecordingDecoder()
+
+    async def scenario():
+        batcher = make(decoder, max_wait_s=0.05)
+        batcher.start()
+        answers = await asyncio.gather(batcher.submit("beam", ["a"], cost=1), batcher.submit("greedy", ["b"], cost=1),
+                                       batcher.submit("beam", ["c"], cost=1))
+        await batcher.close()
+        return answers
+
+    assert run(scenario()) == [["A"], ["B"], ["C"]]
+    assert sorted(decoder.calls) == [("beam", ["a", "c"]), ("greedy", ["b"])]
+
+
+def test_a_full_queue_refuses_at_once_with_a_retry_estimate_and_keeps_serving_the_queued():
+    gate = threading.Event()
+    decoder = RecordingDecoder(gate)
+
+    async def scenario():
+        batcher = make(decoder, max_queue_sentences=3, max_wait_s=0)
+        batcher.start()
+        busy = asyncio.ensure_future(batcher.submit("k", ["a"], cost=1))  # taken for decoding, held by the gate
+        await asyncio.sleep(0.05)
+        queued = asyncio.ensure_future(batcher.submit("k", ["b", "c", "d"], cost=3))
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded) as refused:
+            await batcher.submit("k", ["e"], cost=1)
+        gate.set()
+        answers = await asyncio.gather(busy, queued)
+        await batcher.close()
+        return refused.value, answers
+
+    refused, answers = run(scenario())
+    assert refused.retry_after_s >= 1
+    assert "busy" in str(refused)
+    assert answers == [["A"], ["B", "C", "D"]]
+
+
+def test_a_cancelled_request_leaves_the_queue_and_is_never_decoded():
+    gate = threading.Event()
+    decoder = RecordingDecoder(gate)
+
+    async def scenario():
+        batcher = make(decoder, max_wait_s=0)
+        batcher.start()
+        busy = asyncio.ensure_future(batcher.submit("k", ["a"], cost=1))
+        await asyncio.sleep(0.05)
+        gone = asyncio.ensure_future(batcher.submit("k", ["gone"], cost=1))
+        stays = asyncio.ensure_future(batcher.submit("k", ["b"], cost=1))
+        await asyncio.sleep(0.01)
+        assert batcher.queued_sentences == 2
+        gone.cancel()
+        await asyncio.sleep(0.01)
+        queued_after_cancel = batcher.queued_sentences
+        gate.set()
+        answers = await asyncio.gather(busy, stays)
+        await batcher.close()
+        return queued_after_cancel, answers
+
+    queued_after_cancel, answers = run(scenario())
+    assert queued_after_cancel == 1
+    assert answers == [["A"], ["B"]]
+    assert all("gone" not in items for _, items in decoder.calls)
+
+
+def test_a_decoder_failure_reaches_every_request_of_the_batch_and_the_next_batch_still_works():
+    class FailingOnce(RecordingDecoder):
+        def __call__(self, key, items):
+            if not self.calls:
+                self.calls.append((key, list(items)))
+                raise RuntimeError("decoder broke")
+            return super().__call__(key, items)
+
+    decoder = FailingOnce()
+
+    async def scenario():
+        batcher = make(decoder, max_wait_s=0.05)
+        batcher.start()
+        failed = await asyncio.gather(batcher.submit("k", ["a"], cost=1), batcher.submit("k", ["b"], cost=1),
+                                      return_exceptions=True)
+        later = await batcher.submit("k", ["c"], cost=1)
+        await batcher.close()
+        return failed, later
+
+    failed, later = run(scenario())
+    assert [str(error) for error in failed] == ["decoder broke", "decoder broke"]
+    assert later == ["C"]
+
+
+def test_closing_fails_the_queued_requests_and_refuses_new_ones():
+    gate = threading.Event()
+    decoder = RecordingDecoder(gate)
+
+    async def scenario():
+        batcher = make(decoder, max_wait_s=0)
+        batcher.start()
+        busy = asyncio.ensure_future(batcher.submit("k", ["a"], cost=1))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(batcher.submit("k", ["b"], cost=1))
+        await asyncio.sleep(0.01)
+        await batcher.close()
+        gate.set()
+        with pytest.raises(ShuttingDown):
+            await waiting
+        with pytest.raises(ShuttingDown):
+            await batcher.submit("k", ["c"], cost=1)
+        busy.cancel()
+
+    run(scenario())
+
+
+def test_an_injected_clock_decides_when_the_oldest_sentence_has_waited_long_enough():
+    now = [0.0]
+    decoder = RecordingDecoder()
+
+    async def scenario():
+        batcher = make(decoder, max_wait_s=100.0, clock=lambda: now[0])
+        batcher.start()
+        pending = asyncio.ensure_future(batcher.submit("k", ["a"], cost=1))
+        await asyncio.sleep(0.05)
+        assert not pending.done()  # the clock has not moved: still waiting for company
+        now[0] = 101.0
+        later = asyncio.ensure_future(batcher.submit("k", ["b"], cost=1))  # an arrival wakes the worker
+        answers = await asyncio.gather(pending, later)
+        await batcher.close()
+        return answers
+
+    assert run(scenario()) == [["A"], ["B"]]
+    assert decoder.calls == [("k", ["a", "b"])]

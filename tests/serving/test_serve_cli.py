@@ -1,0 +1,132 @@
+"""The real nmt-serve command on a loopback port: a LibreTranslate client, start-up, errors, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(*overrides: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nmt.cli.serve", f"port={port}", "device=cpu", "threads=1", *overrides],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return process, f"http://127.0.0.1:{port}"
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_until_ready(process: subprocess.Popen, url: str, *, seconds: float = 60) -> list[int]:
+    """Poll /health until 200; returns the statuses seen (503 while loading)."""
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"nmt-serve exited {process.returncode}: {process.stderr.read()}")
+        try:
+            status, _ = get(f"{url}/health")
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.05)
+            continue
+        seen.append(status)
+        if status == 200:
+            return seen
+        time.sleep(0.02)
+    raise AssertionError("nmt-serve never became ready")
+
+
+@pytest.fixture
+def server(transformer_checkpoint):
+    process, url = start(f"ckpt={transformer_checkpoint}")
+    try:
+        wait_until_ready(process, url)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_libretranslate_client_translates_and_lists_languages(server):
+    from libretranslatepy import LibreTranslateAPI
+
+    _, url = server
+    client = LibreTranslateAPI(url)
+    assert isinstance(client.translate("a man rides a bike .", "en", "fr"), str)
+    assert client.languages() == [{"code": "en", "name": "English", "targets": ["fr"]},
+                                  {"code": "fr", "name": "French", "targets": []}]
+
+
+def test_sigterm_finishes_the_requests_in_flight_and_exits_0(server):
+    process, url = server
+    answers = []
+
+    def ask():
+        request = urllib.request.Request(f"{url}/v1/translate", method="POST", headers={"content-type": "application/json"},
+                                         data=json.dumps({"text": ["the boys play football on the beach ."] * 64,
+                                                          "beam_size": 8}).encode())
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answers.append(response.status)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    asker.join(timeout=30)
+    assert process.wait(timeout=30) == 0
+    assert answers == [200]
+    assert "stopped" in process.stderr.read()
+
+
+def test_a_bad_key_is_one_error_line_before_anything_loads(tmp_path):
+    process, _ = start("ckpt=missing.pt")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stderr.strip().splitlines() == ["error: ckpt=missing.pt does not exist; pass a .pt checkpoint written by "
+                                           "nmt-train or a directory written by nmt-export."]
+
+
+def test_a_checkpoint_that_cannot_load_stops_the_server_with_exit_2(tmp_path):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    process, _ = start(f"ckpt={broken}")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert any(line.startswith("error:") and "broken.pt" in line for line in stderr.splitlines())
+
+
+def test_a_port_in_use_is_one_error_line(transformer_checkpoint):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "nmt.cli.serve", f"ckpt={transformer_checkpoint}",
+                                 f"port={port}"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: cannot listen on 127.0.0.1:{port}")
