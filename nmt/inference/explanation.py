@@ -4,7 +4,8 @@ A translation found by any search is replayed under teacher forcing (`forced_att
 gives the same numbers as the decoding steps (the `Seq2Seq` contract) plus what stepping does
 not record: the encoder's and the decoder's self-attention. For each target position the
 replay also gives the probability of the token that was written and the `top_k` tokens the
-model found most probable there (what it could have written instead).
+model found most probable there (what it could have written instead; PAD and BOS, which no
+search writes, are left out).
 
 Positions: rows of cross-attention and of decoder self-attention are the target pieces + EOS
 (row t is the decoder position that predicts piece t); columns of cross- and encoder
@@ -24,7 +25,7 @@ from nmt.data.batching import collate, sorted_batches
 from nmt.data.tokenizer import Tokenizer
 from nmt.models.inspection import attention_modules, forced_attention, real_positions
 from nmt.models.seq2seq import Seq2Seq, log_softmax_fp32
-from nmt.tokens import BOS_PIECE, EOS_ID
+from nmt.tokens import BOS_ID, BOS_PIECE, EOS_ID, PAD_ID
 
 MAX_SENTENCES_PER_BATCH = 64
 
@@ -76,7 +77,8 @@ def explain(
         batch = collate([list(src_ids[r]) for r in rows], [list(tgt_ids[r]) for r in rows], rows).to(device)
         logits, recorded = forced_attention(model, batch.src, batch.src_mask, batch.tgt_in)  # (B, T, V)
         log_probs = log_softmax_fp32(logits).cpu()                                          # (B, T, V)
-        best_log_probs, best_tokens = log_probs.topk(min(top_k, log_probs.size(-1)), dim=-1)  # (B, T, k)
+        never_written = log_probs.index_fill(2, torch.tensor([PAD_ID, BOS_ID]), float("-inf"))  # as the searches mask
+        best_log_probs, best_tokens = never_written.topk(min(top_k, log_probs.size(-1) - 2), dim=-1)  # (B, T, k)
         written = log_probs.gather(2, batch.tgt_out.cpu().unsqueeze(2)).squeeze(2)          # (B, T)
         for position, row in enumerate(rows):
             src_len, tgt_len = len(src_ids[row]) + 1, len(tgt_ids[row]) + 1

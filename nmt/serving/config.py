@@ -35,7 +35,7 @@ class ServeConfig:
     """Every key of configs/serve.yaml (see there for what each does)."""
 
     ckpt: str | list[str] | None
-    models: dict[str, str]
+    models: dict[str, str] | None
     host: str
     port: int
     ui: bool

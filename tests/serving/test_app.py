@@ -94,6 +94,7 @@ def test_attention_of_a_transformer_has_every_layer_and_head_with_rows_that_sum_
         for probability, alternatives in zip(confidence["probabilities"], confidence["alternatives"]):
             values = [a["probability"] for a in alternatives]
             assert len(values) == 5 and values == sorted(values, reverse=True)
+            assert not {a["piece"] for a in alternatives} & {"<s>", "<pad>"}  # no search writes them
             assert 0 < probability <= values[0] + 1e-6
         # the probabilities are those of the written pieces: their log-sum is the hypothesis' log-probability
     best = translation["hypotheses"][0]
