@@ -14,6 +14,7 @@ connections, lets the requests in flight finish within drain_timeout_s, and exit
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import sys
@@ -92,7 +93,13 @@ def bind(host: str, port: int) -> socket.socket:
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     log_to_stderr()
-    sys.exit(serve(cfg))
+    status = serve(cfg)
+    # A model still loading, or a batch still decoding for a client that has been answered 504, runs in a
+    # thread the interpreter would wait for at exit; the server has drained, so nothing of value is lost.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -76,10 +76,11 @@ def explain(
         rows = [int(position) for position in positions]
         batch = collate([list(src_ids[r]) for r in rows], [list(tgt_ids[r]) for r in rows], rows).to(device)
         logits, recorded = forced_attention(model, batch.src, batch.src_mask, batch.tgt_in)  # (B, T, V)
-        log_probs = log_softmax_fp32(logits).cpu()                                          # (B, T, V)
-        never_written = log_probs.index_fill(2, torch.tensor([PAD_ID, BOS_ID]), float("-inf"))  # as the searches mask
-        best_log_probs, best_tokens = never_written.topk(min(top_k, log_probs.size(-1) - 2), dim=-1)  # (B, T, k)
-        written = log_probs.gather(2, batch.tgt_out.cpu().unsqueeze(2)).squeeze(2)          # (B, T)
+        log_probs = log_softmax_fp32(logits)                                                # (B, T, V)
+        written = log_probs.gather(2, batch.tgt_out.unsqueeze(2)).squeeze(2).cpu()           # (B, T)
+        # PAD and BOS are masked as the searches mask them; only the (B, T, k) best leave the device.
+        never_written = log_probs.index_fill_(2, torch.tensor([PAD_ID, BOS_ID], device=device), float("-inf"))
+        best_log_probs, best_tokens = (t.cpu() for t in never_written.topk(min(top_k, log_probs.size(-1) - 2), dim=-1))
         for position, row in enumerate(rows):
             src_len, tgt_len = len(src_ids[row]) + 1, len(tgt_ids[row]) + 1
             attention = {name: real_positions(name, recorded[name][position], src_len=src_len,

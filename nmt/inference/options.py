@@ -22,6 +22,9 @@ from nmt.inference.translation import Translator
 from nmt.models.seq2seq import Seq2Seq
 
 
+MAX_LENGTH_PENALTY = 10.0
+
+
 @dataclass(frozen=True, kw_only=True)
 class DecodingOptions:
     """Search, length limits, batching and hardware of one decoding run (top-level keys, no prefix)."""
@@ -47,6 +50,9 @@ class DecodingOptions:
         check_device(self.device)
         check_at_least(self, 1, "beam_size", "nbest", "batch_tokens", "max_src_tokens", prefix="")
         check_at_least(self, 0, "length_penalty", "max_len_a", "max_len_b", "threads", prefix="")
+        if self.length_penalty > MAX_LENGTH_PENALTY:  # ((5 + n) / 6) ** alpha overflows long before alpha = 400
+            raise NMTError(f"length_penalty={self.length_penalty} is above {MAX_LENGTH_PENALTY:g}; GNMT's alpha is "
+                           "usually 0.6 to 2 (0 = raw log-probability).")
         self._sampling_settings()  # checked whether sampling is on or not: a bad value is a mistake either way
         if not self.sampling and self.nbest > self.beam_size:
             raise NMTError(f"nbest={self.nbest} exceeds beam_size={self.beam_size}; raise beam_size or lower nbest.")

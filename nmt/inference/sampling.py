@@ -38,6 +38,10 @@ from nmt.models.seq2seq import Seq2Seq
 NEG_INF = float("-inf")
 
 
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 100.0
+MIN_TOP_P = 0.001
+
+
 @dataclass(frozen=True, kw_only=True)
 class Sampling:
     """How the next token is drawn; the neutral values switch each reshaping off."""
@@ -48,14 +52,15 @@ class Sampling:
     seed: int = 0  # with the source ids, seeds each sentence's generator
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise NMTError(f"temperature={self.temperature} must be above 0 (1 = the model's distribution, "
-                           "below 1 sharper); for the single most probable translation use sampling=false.")
+        if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:  # beyond, float32 over- or underflows
+            raise NMTError(f"temperature={self.temperature} must be from {MIN_TEMPERATURE} to {MAX_TEMPERATURE} "
+                           "(1 = the model's distribution, below 1 sharper); for the single most probable "
+                           "translation use sampling=false.")
         if self.top_k < 0:
             raise NMTError(f"top_k={self.top_k} must be 0 (off) or the number of most probable tokens to draw from.")
-        if not 0 < self.top_p <= 1:
-            raise NMTError(f"top_p={self.top_p} must be in (0, 1]: the probability mass of the tokens to draw "
-                           "from, 1.0 = off.")
+        if not MIN_TOP_P <= self.top_p <= 1:
+            raise NMTError(f"top_p={self.top_p} must be from {MIN_TOP_P} to 1: the probability mass of the tokens "
+                           "to draw from, 1.0 = off.")
 
 
 @torch.no_grad()

@@ -10,6 +10,8 @@ starts listening: /health answers 503 until they are ready.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +27,21 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from nmt.errors import NMTError, error_summary
+from nmt.inference.options import DecodingOptions
 from nmt.serving import libretranslate
 from nmt.serving.answers import native_answer
 from nmt.serving.batcher import Batcher, Overloaded, ShuttingDown
 from nmt.serving.config import ServeConfig
 from nmt.serving.errors import APIError
-from nmt.serving.limits import Accounting, BodyLimit, check_request_size, check_search_size, parse_fields
+from nmt.serving.limits import (
+    Accounting,
+    BodyLimit,
+    check_attention_size,
+    check_request_size,
+    check_search_size,
+    check_unicode,
+    parse_fields,
+)
 from nmt.serving.metrics import ServerMetrics
 from nmt.serving.registry import DecodeKey, SentenceJob, SentenceResult, ServedModel
 from nmt.serving.schemas import ModelInfo, ServerInfo, TranslateRequest, TranslateResponse
@@ -153,15 +164,21 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
     async def translate(request: Request) -> JSONResponse:
         fields = await _fields(request)
         parsed = libretranslate.parse_request(fields)
+        check_unicode("q", parsed.texts)
         _check_api_key(config, parsed.api_key)
         _require_ready(state)
         name, auto = libretranslate.resolve_pair(parsed.source, parsed.target, state.pairs())
+        if parsed.alternatives + 1 > config.max_nbest:
+            raise APIError(400, f"alternatives={parsed.alternatives} is more than this server gives "
+                                f"({config.max_nbest - 1}); ask for fewer.")
         nbest = parsed.alternatives + 1
-        check_search_size(config, beam_size=None, nbest=nbest)
         options = _options(config, beam_size=max(config.beam_size, nbest), nbest=nbest)
-        results = await _translate(state, request, state.models[name], DecodeKey(options=options, explain=False),
-                                   [SentenceJob(text=text) for text in parsed.texts])
-        nbest_texts = [[translation.text for translation in result.translations] for result in results]
+        # Like LibreTranslate, each line of a text is translated apart and the line breaks are kept.
+        lines = [text.split("\n") for text in parsed.texts]
+        results = iter(await _translate(state, request, state.models[name], DecodeKey(options=options, explain=False),
+                                        [SentenceJob(text=line) for text_lines in lines for line in text_lines]))
+        per_line = [[next(results) for _ in text_lines] for text_lines in lines]
+        nbest_texts = [_joined_lines(text_results, nbest) for text_results in per_line]
         detected = state.models[name].source_language if auto else None
         return JSONResponse(libretranslate.response(parsed, nbest_texts, detected=detected))
 
@@ -184,11 +201,19 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         options = _options(config, nbest=body.nbest, sampling=body.sampling, temperature=body.temperature,
                            top_k=body.top_k, top_p=body.top_p, seed=body.seed, **overrides)
         prefixes = _prefixes(body.prefix, len(body.text))
+        check_unicode("text", body.text)
+        check_unicode("prefix", prefixes)
+        check_request_size(config, body.text, prefixes)
+        source_pieces = model.source_pieces(body.text)
+        _check_prefix_lengths(model, options, source_pieces, prefixes)
+        if body.return_attention:
+            check_attention_size(config, model.attention_weights(source_pieces, options))
         key = DecodeKey(options=options, explain=body.return_attention or body.return_scores)
         results = await _translate(state, request, model, key,
                                    [SentenceJob(text=text, prefix=prefix) for text, prefix in zip(body.text, prefixes)])
-        return JSONResponse(native_answer(model.name, body.text, results, attention=body.return_attention,
-                                          scores=body.return_scores))
+        # Attention answers run to megabytes: shaped and encoded off the event loop, so other clients go on.
+        content = await asyncio.to_thread(_encoded_answer, model.name, body, results)
+        return Response(content, media_type="application/json")
 
     @app.get("/v1/models", summary="The served models, the server's decoding defaults and its limits",
              response_model=ServerInfo)
@@ -216,6 +241,28 @@ _LIBRETRANSLATE_BODY = {"requestBody": {"required": True, "content": {
                          "description": "alternative translations per text"},
         "api_key": {"type": "string"}}}}
     for media in ("application/json", "application/x-www-form-urlencoded")}}}
+
+
+def _encoded_answer(model: str, body: TranslateRequest, results: list[SentenceResult]) -> bytes:
+    answer = native_answer(model, body.text, results, attention=body.return_attention, scores=body.return_scores)
+    return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def _joined_lines(line_results: list[SentenceResult], nbest: int) -> list[str]:
+    """A multi-line text's translations: its lines' k-th translations joined by line breaks, for k < nbest."""
+    return ["\n".join(result.translations[min(k, len(result.translations) - 1)].text for result in line_results)
+            for k in range(max(len(result.translations) for result in line_results))][:nbest]
+
+
+def _check_prefix_lengths(model: ServedModel, options: DecodingOptions, source_pieces: list[int], prefixes: list[str]) -> None:
+    """A prefix longer than its sentence's translations may be is refused (400), not decoded for ages."""
+    if not any(prefixes):
+        return
+    for index, (count, pieces) in enumerate(zip(source_pieces, model.target_pieces(prefixes))):
+        limit = model.length_limit(count, options)
+        if pieces > limit:
+            raise APIError(400, f"prefix[{index}] has {pieces} target pieces, more than a translation of text[{index}] "
+                                f"may get ({limit}: max_len_a * source pieces + max_len_b); shorten the prefix.")
 
 
 async def _fields(request: Request, *, json_only: bool = False) -> dict[str, Any]:
@@ -251,11 +298,15 @@ def _model(state: ServerState, name: str | None) -> ServedModel:
     return state.models[name]
 
 
-def _options(config: ServeConfig, **overrides: Any):
+def _options(config: ServeConfig, **overrides: Any) -> DecodingOptions:
     try:
-        return config.decoding_options(**overrides)
+        options = config.decoding_options(**overrides)  # every value checked, as nmt-translate checks it
     except NMTError as error:
         raise APIError(400, str(error)) from None
+    if options.sampling:
+        return options
+    # The sampling settings mean nothing without sampling: requests that differ only there share batches.
+    return dataclasses.replace(options, temperature=1.0, top_k=0, top_p=1.0, seed=0)
 
 
 def _prefixes(prefix: str | list[str] | None, count: int) -> list[str]:
@@ -274,7 +325,7 @@ async def _translate(state: ServerState, request: Request, model: ServedModel, k
     """Queue `jobs` on the model's batcher; answer 503 when full, 504 after timeout_s, nothing to a client gone."""
     config = state.config
     texts = [job.text for job in jobs]
-    check_request_size(config, texts)
+    check_request_size(config, texts, [job.prefix for job in jobs])
     try:
         model.check_key(key)
     except NMTError as error:
@@ -282,13 +333,17 @@ async def _translate(state: ServerState, request: Request, model: ServedModel, k
     request.scope["nmt.sentences"] = len(jobs)
     if config.log_text:
         request.scope["nmt.text"] = texts
-    cost = sum(model.source_pieces(texts)) + len(texts)
+    prefixes = [job.prefix for job in jobs if job.prefix]
+    cost = sum(model.source_pieces(texts)) + len(texts) + (sum(model.target_pieces(prefixes)) if prefixes else 0)
     work = asyncio.ensure_future(state.batchers[model.name].submit(key, list(jobs), cost=cost))
     gone = asyncio.ensure_future(_disconnected(request))
-    done, _ = await asyncio.wait({work, gone}, timeout=config.timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    gone.cancel()
+    try:
+        done, _ = await asyncio.wait({work, gone}, timeout=config.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # also when this handler is cancelled (the drain deadline): nothing is left behind
+        gone.cancel()
+        if not work.done():
+            work.cancel()
     if work not in done:
-        work.cancel()
         if gone in done:
             raise APIError(499, "the client closed the connection before its translation was ready.")
         raise APIError(504, f"the translation took longer than this server's timeout_s={config.timeout_s:g}; "

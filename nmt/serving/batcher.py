@@ -18,6 +18,7 @@ dropped. Nothing here knows about HTTP.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
@@ -26,6 +27,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -90,6 +92,7 @@ class Batcher(Generic[Item, Result]):
         self._queued_sentences = 0
         self._arrival = asyncio.Event()
         self._worker: asyncio.Task | None = None
+        self._running: list[_Job[Item]] = []  # the jobs of the decoding call in progress
         self._closed = False
         self._sentences_per_second = 0.0  # a moving average of decoding speed, for Retry-After
 
@@ -102,6 +105,20 @@ class Batcher(Generic[Item, Result]):
         """Start the worker task on the running event loop."""
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._work(), name="nmt-batcher")
+            self._worker.add_done_callback(self._worker_ended)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker runs (False after `close`, or if it died)."""
+        return self._worker is not None and not self._worker.done()
+
+    def _worker_ended(self, worker: asyncio.Task) -> None:
+        """A worker that ends without `close` has died: say why, and fail what waits for it."""
+        if worker.cancelled() or self._closed:
+            return
+        log.error("the batcher stopped: %r", worker.exception())
+        self._closed = True
+        self.fail_waiting(ShuttingDown("the batcher stopped; see the server's log"))
 
     async def submit(self, key: Hashable, items: Sequence[Item], *, cost: int) -> list[Result]:
         """Queue `items` (one request's sentences, `cost` source tokens) and wait for their results.
@@ -135,16 +152,20 @@ class Batcher(Generic[Item, Result]):
     async def close(self) -> None:
         """Stop the worker; jobs still queued fail with `ShuttingDown` (drain first by waiting for them)."""
         self._closed = True
+        running = list(self._running)  # cancelling the worker forgets them
         if self._worker is not None:
             self._worker.cancel()
             try:
                 await self._worker
             except asyncio.CancelledError:
                 pass
-        while self._queue:
-            job = self._queue.popleft()
-            if not job.future.done():
-                job.future.set_exception(ShuttingDown("the server is shutting down"))
+        _fail(running, ShuttingDown("the server is shutting down"))
+        self.fail_waiting(ShuttingDown("the server is shutting down"))
+
+    def fail_waiting(self, error: Exception) -> None:
+        """Fail the queued jobs and those of the batch being decoded (whose results would never come)."""
+        _fail([*self._queue, *self._running], error)
+        self._queue.clear()
         self._queued_sentences = 0
 
     def _withdraw(self, job: _Job[Item]) -> None:
@@ -200,24 +221,51 @@ class Batcher(Generic[Item, Result]):
         return taken
 
     async def _run(self, jobs: list[_Job[Item]]) -> None:
-        items = [item for job in jobs for item in job.items]
-        started = self._clock()
+        """Decode `jobs` in one call; when it fails and holds several jobs, each is decoded alone,
+        so one request's bad input never fails the requests it was batched with."""
+        self._running = jobs
         try:
-            results = await asyncio.get_running_loop().run_in_executor(self._executor, self._decode, jobs[0].key, items)
-        except Exception as error:  # the decoder failed: every job of the batch gets the error
+            items = [item for job in jobs for item in job.items]
+            started = self._clock()
+            try:
+                results = await asyncio.get_running_loop().run_in_executor(self._executor, _checked_call,
+                                                                           self._decode, jobs[0].key, items)
+            except Exception as error:  # noqa: BLE001 - handed to the requests
+                if len(jobs) > 1:
+                    for job in jobs:
+                        await self._run([job])
+                    return
+                _fail(jobs, error)
+                return
+            seconds = max(self._clock() - started, 1e-9)
+            self._sentences_per_second = (len(items) / seconds if self._sentences_per_second == 0
+                                          else 0.8 * self._sentences_per_second + 0.2 * len(items) / seconds)
+            if self._on_batch is not None:
+                self._on_batch(BatchReport(sentences=len(items), tokens=sum(job.cost for job in jobs),
+                                           seconds=seconds, jobs=len(jobs)))
+            start = 0
             for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(error)
-            return
-        seconds = max(self._clock() - started, 1e-9)
-        self._sentences_per_second = (len(items) / seconds if self._sentences_per_second == 0
-                                      else 0.8 * self._sentences_per_second + 0.2 * len(items) / seconds)
-        if self._on_batch is not None:
-            self._on_batch(BatchReport(sentences=len(items), tokens=sum(job.cost for job in jobs),
-                                       seconds=seconds, jobs=len(jobs)))
-        start = 0
-        for job in jobs:
-            end = start + len(job.items)
-            if not job.future.done():  # a cancelled caller's future is done (cancelled): drop its results
-                job.future.set_result(results[start:end])
-            start = end
+                end = start + len(job.items)
+                if not job.future.done():  # a cancelled caller's future is done (cancelled): drop its results
+                    job.future.set_result(results[start:end])
+                start = end
+        finally:
+            self._running = []
+
+
+def _checked_call(decode: Decode, key: Hashable, items: list[Any]) -> list[Any]:
+    """`decode(key, items)`, held to one result per item; a StopIteration (which asyncio cannot put on a
+    future) becomes a RuntimeError."""
+    try:
+        results = decode(key, items)
+    except StopIteration as error:
+        raise RuntimeError(f"the decoder stopped early ({error!r})") from error
+    if len(results) != len(items):
+        raise RuntimeError(f"the decoder returned {len(results)} results for {len(items)} sentences")
+    return results
+
+
+def _fail(jobs: list[_Job], error: BaseException) -> None:
+    for job in jobs:
+        if not job.future.done():
+            job.future.set_exception(error)

@@ -59,11 +59,13 @@ class ServeConfig:
     max_sentences_per_request: int
     max_beam_size: int
     max_nbest: int
+    max_attention_weights: int
 
     def __post_init__(self) -> None:
         check_fields(self, prefix="")
         check_at_least(self, 1, "port", "max_batch_tokens", "max_queue_sentences", "max_body_bytes",
-                       "max_chars_per_request", "max_sentences_per_request", "max_beam_size", "max_nbest", prefix="")
+                       "max_chars_per_request", "max_sentences_per_request", "max_beam_size", "max_nbest",
+                       "max_attention_weights", prefix="")
         check_at_least(self, 0, "max_wait_ms", "drain_timeout_s", prefix="")
         if self.port > 65535:
             raise NMTError(f"port={self.port} is not a TCP port; choose one from 1 to 65535, e.g. port=5000.")
@@ -72,6 +74,13 @@ class ServeConfig:
         if self.beam_size > self.max_beam_size:
             raise NMTError(f"beam_size={self.beam_size} exceeds max_beam_size={self.max_beam_size}; "
                            "raise max_beam_size or lower beam_size.")
+        if self.max_queue_sentences < self.max_sentences_per_request:
+            raise NMTError(f"max_queue_sentences={self.max_queue_sentences} is below max_sentences_per_request="
+                           f"{self.max_sentences_per_request}: the largest request allowed could never be queued; "
+                           "raise max_queue_sentences.")
+        if self.max_nbest > self.max_beam_size:
+            raise NMTError(f"max_nbest={self.max_nbest} exceeds max_beam_size={self.max_beam_size}: n-best lists come "
+                           "from the beam; lower max_nbest or raise max_beam_size.")
         if any(not key for key in self.api_keys):
             raise NMTError("api_keys holds an empty key; remove it or give every key some characters.")
         self.decoding_options()  # the decoding defaults are checked as nmt-translate checks them

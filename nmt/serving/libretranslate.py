@@ -53,7 +53,7 @@ def parse_request(fields: Mapping[str, Any]) -> LibreTranslateRequest:
     if not all(isinstance(text, str) for text in texts):
         raise APIError(400, "Invalid request: q must be a string or a list of strings.")
     source, target = _language(fields, "source"), _language(fields, "target")
-    text_format = fields.get("format", "text")
+    text_format = fields.get("format") or "text"  # LibreTranslate reads a null or empty format as text
     if text_format != "text":
         raise APIError(400, f"Invalid request: format={text_format!r} is not supported; "
                             "this server translates plain text only (format=text).")
@@ -73,7 +73,7 @@ def _language(fields: Mapping[str, Any], name: str) -> str:
 
 def _alternatives(value: Any) -> int:
     """A count of alternative translations; forms send it as text."""
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 10:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise APIError(400, f"Invalid request: alternatives={value!r} must be a whole number, 0 or more.")
@@ -119,8 +119,9 @@ def response(request: LibreTranslateRequest, nbest: list[list[str]], *, detected
     """The answer for `request`: each text's best translation, and its alternatives when asked for."""
     best = [translations[0] if translations else "" for translations in nbest]
     body: dict[str, Any] = {"translatedText": best if request.as_list else best[0]}
-    if request.alternatives > 0:
-        others = [translations[1:] for translations in nbest]
+    if request.alternatives > 0:  # as LibreTranslate does, none repeats the translation itself
+        others = [list(dict.fromkeys(t for t in translations[1:] if t != translations[0]))
+                  for translations in nbest]
         body["alternatives"] = others if request.as_list else others[0]
     if detected is not None:
         language = {"confidence": 100.0, "language": detected}

@@ -22,12 +22,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def check_request_size(config: ServeConfig, texts: Sequence[str]) -> None:
-    """Sentences and characters of one request within the server's limits, or APIError(413) naming the limit."""
+def check_request_size(config: ServeConfig, texts: Sequence[str], prefixes: Sequence[str] = ()) -> None:
+    """Sentences and characters (prefixes included) of one request within the server's limits, or
+    APIError(413) naming the limit."""
     if len(texts) > config.max_sentences_per_request:
         raise APIError(413, f"the request holds {len(texts)} sentences, more than this server's "
                             f"max_sentences_per_request={config.max_sentences_per_request}; split it.")
-    characters = sum(len(text) for text in texts)
+    characters = sum(len(text) for text in texts) + sum(len(prefix) for prefix in prefixes)
     if characters > config.max_chars_per_request:
         raise APIError(413, f"the request holds {characters} characters, more than this server's "
                             f"max_chars_per_request={config.max_chars_per_request}; split it.")
@@ -43,6 +44,25 @@ def check_search_size(config: ServeConfig, *, beam_size: int | None, nbest: int)
                             "ask for fewer translations per sentence.")
 
 
+def check_unicode(field: str, texts: Sequence[str]) -> None:
+    """Every string encodable as UTF-8 (JSON's \\ud800 escapes decode to lone surrogates that are not), or 400."""
+    for index, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            where = field if len(texts) == 1 else f"{field}[{index}]"
+            raise APIError(400, f"{where} holds a lone surrogate (U+{ord(text[error.start]):04X} at character "
+                                f"{error.start}), which is not text; send valid Unicode.") from None
+
+
+def check_attention_size(config: ServeConfig, weights: int) -> None:
+    """The attention an answer could hold within max_attention_weights, or APIError(413)."""
+    if weights > config.max_attention_weights:
+        raise APIError(413, f"the attention of this request could hold {weights:,} weights, more than this "
+                            f"server's max_attention_weights={config.max_attention_weights:,}; ask for fewer "
+                            "sentences or hypotheses, shorter sentences, or no attention.")
+
+
 def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
     """A JSON object or a URL-encoded form as a dict (a repeated form field becomes a list), or APIError(400)."""
     try:
@@ -55,6 +75,9 @@ def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
         except json.JSONDecodeError as error:
             raise APIError(400, f"the request body is not valid JSON ({error.msg} at line {error.lineno} "
                                 f"column {error.colno}); send a JSON object.") from None
+        except (ValueError, RecursionError) as error:  # a 5,000-digit number, [[[[... nested too deep
+            raise APIError(400, f"the request body is JSON this server does not read ({type(error).__name__}: "
+                                "a number too long or nesting too deep); send a flat JSON object.") from None
         if not isinstance(fields, dict):
             raise APIError(400, f"the request body is a JSON {type(fields).__name__}, not an object; "
                                 'send {"q": "...", "source": "...", "target": "..."}.')

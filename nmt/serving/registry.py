@@ -82,6 +82,26 @@ class ServedModel:
         """Source pieces of each text, before truncation (the batcher's cost, and truncation warnings)."""
         return [len(ids) for ids in self.translator.tokenizer.encode_src([text.strip() for text in texts])]
 
+    def target_pieces(self, texts: Sequence[str]) -> list[int]:
+        """Target pieces of each text (a prefix)."""
+        return [len(ids) for ids in self.translator.tokenizer.encode_tgt([text.strip() for text in texts])]
+
+    def length_limit(self, source_pieces: int, options: DecodingOptions) -> int:
+        """The most target pieces a translation of a line of `source_pieces` pieces may get (its EOS aside)."""
+        limit = self.translator.source_limit
+        positions = min(source_pieces, limit) if limit is not None else source_pieces
+        return int(options.max_len_a * (positions + 1) + options.max_len_b)
+
+    def attention_weights(self, source_pieces: Sequence[int], options: DecodingOptions) -> int:
+        """The most attention weights the answer for lines of these lengths can hold, every hypothesis counted."""
+        heads = self.description.get("heads") or 0
+        encoder, decoder = self.description.get("encoder_layers") or 0, self.description.get("decoder_layers") or 0
+        total = 0
+        for count in source_pieces:
+            source, target = count + 1, self.length_limit(count, options) + 1  # EOS on both sides
+            total += heads * (encoder * source * source + decoder * (target * source + target * target))
+        return total * options.nbest
+
     def check_key(self, key: DecodeKey) -> None:
         """Refuse settings this backend cannot decode, as one NMTError naming the reason."""
         if key.explain and not self.explains:
@@ -114,10 +134,14 @@ class ServedModel:
         if not key.explain:
             return [SentenceResult(translations=found, warnings=notes) for found, notes in zip(results, warnings)]
         assert isinstance(translator, Translator)  # check_key refused explanations of exports
-        pairs = [(row, translation) for row, found in enumerate(results) for translation in found]
-        explained = iter(translator.explain([texts[row] for row, _ in pairs], [t.tokens for _, t in pairs]))
-        return [SentenceResult(translations=found, explanations=[next(explained) for _ in found], warnings=notes)
-                for found, notes in zip(results, warnings)]
+        # An empty line was never decoded: it has nothing to explain.
+        pairs = [(row, index) for row, found in enumerate(results) if found[0].src_pieces for index in range(len(found))]
+        explained = translator.explain([texts[row] for row, _ in pairs], [results[row][i].tokens for row, i in pairs])
+        by_pair = dict(zip(pairs, explained))
+        return [SentenceResult(translations=found, warnings=notes,
+                               explanations=[by_pair[(row, i)] for i in range(len(found))] if found[0].src_pieces
+                               else None)
+                for row, (found, notes) in enumerate(zip(results, warnings))]
 
     def _truncation_warnings(self, texts: Sequence[str], translator: Translator | CTranslate2Translator) -> list[list[str]]:
         limit = translator.source_limit

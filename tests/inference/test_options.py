@@ -34,7 +34,8 @@ def test_with_sampling_nbest_counts_samples_and_may_exceed_beam_size():
         DecodingOptions.from_dict({**EVALUATE_VALUES, "beam_size": 1, "nbest": 5})
 
 
-@pytest.mark.parametrize(("key", "value"), [("temperature", 0), ("top_k", -1), ("top_p", 0), ("top_p", 1.5)])
+@pytest.mark.parametrize(("key", "value"), [("temperature", 0), ("top_k", -1), ("top_p", 0), ("top_p", 1.5),
+                                                 ("length_penalty", 400.0)])
 def test_bad_sampling_values_are_named_before_anything_loads(key, value):
     with pytest.raises(NMTError, match=rf"^{key}={float(value) if key != 'top_k' else value}"):
         DecodingOptions.from_dict({**EVALUATE_VALUES, "sampling": True, key: value})

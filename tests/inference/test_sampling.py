@@ -7,6 +7,7 @@ then EOS: 2,000 samples of it show the frequencies, the temperature and the filt
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 import pytest
@@ -134,12 +135,13 @@ def test_nothing_follows_eos_and_scores_are_the_model_log_probability():
 
 
 def test_bad_sampling_settings_are_user_errors():
-    with pytest.raises(NMTError, match=r"^temperature=0 must be above 0"):
-        Sampling(temperature=0)
+    for temperature in (0, 5e-324, 1e300):  # outside, float32 over- or underflows
+        with pytest.raises(NMTError, match=rf"^{re.escape(f'temperature={temperature}')} must be from 0.01 to 100"):
+            Sampling(temperature=temperature)
     with pytest.raises(NMTError, match=r"^top_k=-1 must be 0 \(off\)"):
         Sampling(top_k=-1)
-    for top_p in (0.0, 1.5):
-        with pytest.raises(NMTError, match=rf"^top_p={top_p} must be in \(0, 1\]"):
+    for top_p in (0.0, 1e-300, 1.5):
+        with pytest.raises(NMTError, match=rf"^top_p={top_p} must be from 0.001 to 1"):
             Sampling(top_p=top_p)
     with pytest.raises(NMTError, match=r"^nbest=0 must be at least 1"):
         sample(ScriptedModel(), *source([4]), num_samples=0, sampling=Sampling(), max_len_a=1.0, max_len_b=1)

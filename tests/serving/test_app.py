@@ -158,3 +158,30 @@ def test_metrics_count_requests_batches_and_sentences(transformer_checkpoint, cl
     assert 'nmt_sentences_translated_total{model="en-fr"} 3.0' in text
     assert 'nmt_batch_sentences_count{model="en-fr"} 1.0' in text
     assert 'nmt_queue_sentences{model="en-fr"} 0.0' in text
+
+
+def test_attention_that_could_outgrow_max_attention_weights_is_refused_before_decoding(transformer_checkpoint,
+                                                                                       client_for):
+    client = client_for(serve_config(ckpt=str(transformer_checkpoint), max_attention_weights=5000))
+    big = client.post("/v1/translate", json={"text": ["the boys play football on the beach ."] * 3,
+                                             "return_attention": True})
+    assert big.status_code == 413 and "max_attention_weights=5,000" in big.json()["error"]
+    assert client.post("/v1/translate", json={"text": ["the boys play football on the beach ."] * 3}).status_code == 200
+
+
+def test_each_line_of_a_libretranslate_text_is_translated_apart_and_line_breaks_are_kept(transformer_checkpoint,
+                                                                                         client_for):
+    client = client_for(serve_config(ckpt=str(transformer_checkpoint)))
+    lines = ["a man rides a bike .", "the cat is black ."]
+    joined = client.post("/translate", json={"q": "\n".join(lines), "source": "en", "target": "fr"}).json()
+    apart = client.post("/translate", json={"q": lines, "source": "en", "target": "fr"}).json()
+    assert joined["translatedText"] == "\n".join(apart["translatedText"])
+
+
+def test_an_empty_sentence_has_no_attention_to_explain(transformer_checkpoint, client_for):
+    client = client_for(serve_config(ckpt=str(transformer_checkpoint)))
+    answer = client.post("/v1/translate", json={"text": ["", "a"], "return_attention": True,
+                                                "return_scores": True}).json()
+    empty, other = answer["translations"]
+    assert empty["source_pieces"] == [] and empty["hypotheses"][0]["attention"] is None
+    assert other["hypotheses"][0]["attention"] is not None

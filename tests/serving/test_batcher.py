@@ -148,28 +148,51 @@ def test_a_cancelled_request_leaves_the_queue_and_is_never_decoded():
     assert all("gone" not in items for _, items in decoder.calls)
 
 
-def test_a_decoder_failure_reaches_every_request_of_the_batch_and_the_next_batch_still_works():
-    class FailingOnce(RecordingDecoder):
+def test_a_request_that_breaks_the_decoder_fails_alone_and_its_batch_mates_are_answered():
+    class BrokenByBad(RecordingDecoder):
         def __call__(self, key, items):
-            if not self.calls:
+            if "bad" in items:
                 self.calls.append((key, list(items)))
                 raise RuntimeError("decoder broke")
             return super().__call__(key, items)
 
-    decoder = FailingOnce()
+    decoder = BrokenByBad()
 
     async def scenario():
         batcher = make(decoder, max_wait_s=0.05)
         batcher.start()
-        failed = await asyncio.gather(batcher.submit("k", ["a"], cost=1), batcher.submit("k", ["b"], cost=1),
-                                      return_exceptions=True)
+        answers = await asyncio.gather(batcher.submit("k", ["a"], cost=1), batcher.submit("k", ["bad"], cost=1),
+                                       batcher.submit("k", ["b"], cost=1), return_exceptions=True)
         later = await batcher.submit("k", ["c"], cost=1)
         await batcher.close()
-        return failed, later
+        return answers, later
 
-    failed, later = run(scenario())
-    assert [str(error) for error in failed] == ["decoder broke", "decoder broke"]
+    answers, later = run(scenario())
+    assert answers[0] == ["A"] and answers[2] == ["B"]
+    assert str(answers[1]) == "decoder broke"
+    assert decoder.calls[0] == ("k", ["a", "bad", "b"])  # tried together first, then each alone
     assert later == ["C"]
+
+
+def test_a_decoder_that_returns_too_few_results_or_stops_iteration_is_an_error_not_a_hang():
+    def short(key, items):
+        return items[:-1]
+
+    def stopping(key, items):
+        return [next(iter([]))]
+
+    async def scenario(decode):
+        batcher = make(decode, max_wait_s=0)
+        batcher.start()
+        outcome = await asyncio.gather(batcher.submit("k", ["a", "b"], cost=2), return_exceptions=True)
+        alive = batcher.alive
+        await batcher.close()
+        return outcome[0], alive
+
+    for decode, words in ((short, "1 results for 2 sentences"), (stopping, "stopped early")):
+        error, alive = run(scenario(decode))
+        assert isinstance(error, RuntimeError) and words in str(error)
+        assert alive  # the worker goes on serving
 
 
 def test_closing_fails_the_queued_requests_and_refuses_new_ones():
@@ -187,9 +210,10 @@ def test_closing_fails_the_queued_requests_and_refuses_new_ones():
         gate.set()
         with pytest.raises(ShuttingDown):
             await waiting
+        with pytest.raises(ShuttingDown):  # the batch being decoded when closed gets an answer too
+            await busy
         with pytest.raises(ShuttingDown):
             await batcher.submit("k", ["c"], cost=1)
-        busy.cancel()
 
     run(scenario())
 

@@ -48,7 +48,8 @@ class GatedModel:
 @pytest.fixture
 def gated_server():
     model = GatedModel()
-    config = serve_config(ckpt=__file__, max_queue_sentences=3, max_wait_ms=0, timeout_s=1.5)
+    config = serve_config(ckpt=__file__, max_queue_sentences=3, max_sentences_per_request=1, max_wait_ms=0,
+                          timeout_s=1.5)
     app = create_app(config, load_models=lambda: {model.name: model})
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
