@@ -146,33 +146,44 @@ def sentences(url: str) -> list[tuple[str, str]]:
     return [("60 words", " ".join(words[:60])), ("~100 pieces", " ".join(words[:low]))]
 
 
-def run(url: str, chromium: str, chromedriver: str, *, repeats: int, beam_size: int, prefix: str) -> None:
+def headless_chromium(chromium: str, chromedriver: str, *, window: str = "1400,1000"):
+    """Selenium driving Debian's Chromium and chromedriver, headless, downloading nothing."""
     os.environ["SE_OFFLINE"] = "true"
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = Options()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={window}"):
         options.add_argument(argument)
     options.binary_location = chromium
     driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
     driver.set_script_timeout(600)
+    return driver
+
+
+def open_view(driver, url: str, view: dict, *, seconds: float = 600) -> float:
+    """Open the page with `view` in its hash (a permalink); wait until it has translated. Returns the seconds."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get("about:blank")  # a new hash alone would not reload the page
+    started = time.perf_counter()
+    driver.get(f"{url}/#{urllib.parse.urlencode(view)}")
+    WebDriverWait(driver, seconds).until(lambda d: d.find_element("tag name", "body").get_attribute("data-state")
+                                         in ("ready", "error"))
+    if driver.find_element("tag name", "body").get_attribute("data-state") == "error":
+        sys.exit(f"error: the page could not translate: {driver.find_element('css selector', '[role=alert]').text}")
+    return time.perf_counter() - started
+
+
+def run(url: str, chromium: str, chromedriver: str, *, repeats: int, beam_size: int, prefix: str) -> None:
+    driver = headless_chromium(chromium, chromedriver)
     print(f"CPU: {cpu_name()} ({os.cpu_count()} cores), {platform.system()}; "
           f"browser: {driver.capabilities.get('browserVersion')}; repeats: {repeats}; beam {beam_size}; "
           f"forced beginning: {len(prefix.split())} words")
     try:
         for name, text in sentences(url):
-            hash_ = urllib.parse.urlencode({"text": text, "beam": beam_size, "nbest": 1, "prefix": prefix})
-            driver.get("about:blank")  # a new hash alone would not reload the page
-            started = time.perf_counter()
-            driver.get(f"{url}/#{hash_}")
-            WebDriverWait(driver, 600).until(lambda d: d.find_element("tag name", "body").get_attribute("data-state")
-                                             in ("ready", "error"))
-            loaded = time.perf_counter() - started
-            if driver.find_element("tag name", "body").get_attribute("data-state") == "error":
-                sys.exit(f"error: the page could not translate: {driver.find_element('css selector', '[role=alert]').text}")
+            loaded = open_view(driver, url, {"text": text, "beam": beam_size, "nbest": 1, "prefix": prefix})
             shape = driver.execute_script("const t = window.nmtExplorer.translation(); "
                                           "return [t.source_pieces.length, t.hypotheses[0].target_pieces.length]")
             result = driver.execute_async_script(MEASURE, repeats)

@@ -185,3 +185,21 @@ def test_an_empty_sentence_has_no_attention_to_explain(transformer_checkpoint, c
     empty, other = answer["translations"]
     assert empty["source_pieces"] == [] and empty["hypotheses"][0]["attention"] is None
     assert other["hypotheses"][0]["attention"] is not None
+
+
+def test_an_export_translates_as_its_checkpoint_and_answers_attention_requests_with_400(transformer_checkpoint,
+                                                                                       client_for, tmp_path):
+    pytest.importorskip("ctranslate2")
+    from nmt.checkpoint import load_checkpoint
+    from nmt.inference.export_ctranslate2 import export_ctranslate2
+
+    export = export_ctranslate2(load_checkpoint(transformer_checkpoint), tmp_path / "ct2", quantization="float32")
+    client = client_for(serve_config(models={"pt": str(transformer_checkpoint), "ct2": str(export)}, beam_size=1))
+    sentences = ["a man rides a bike .", "the cat is black ."]
+    texts = {name: [t["hypotheses"][0]["text"] for t in client.post(
+        "/v1/translate", json={"model": name, "text": sentences}).json()["translations"]] for name in ("pt", "ct2")}
+    assert texts["ct2"] == texts["pt"]
+    refused = client.post("/v1/translate", json={"model": "ct2", "text": ["a"], "return_attention": True})
+    assert refused.status_code == 400 and "CTranslate2 export" in refused.json()["error"]
+    info = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert (info["ct2"]["backend"], info["ct2"]["explains"], info["pt"]["explains"]) == ("ctranslate2", False, True)
