@@ -27,8 +27,8 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         self.requests = Counter("nmt_requests", "HTTP requests answered, by route and status",
                                 ["route", "status"], registry=self.registry)
-        self.latency = Histogram("nmt_request_seconds", "Time from request to response, by route", ["route"],
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.latency = Histogram("nmt_request_seconds", "Time from request to response, by route and status",
+                                 ["route", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.queue = Gauge("nmt_queue_sentences", "Sentences waiting to be decoded, by model", ["model"],
                            registry=self.registry)
         self.batch_sentences = Histogram("nmt_batch_sentences", "Sentences per decoding call", ["model"],
@@ -44,7 +44,7 @@ class ServerMetrics:
 
     def record_request(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, status=str(status)).inc()
-        self.latency.labels(route=route).observe(seconds)
+        self.latency.labels(route=route, status=str(status)).observe(seconds)
 
     def record_batch(self, model: str, report: BatchReport) -> None:
         self.batch_sentences.labels(model=model).observe(report.sentences)
