@@ -411,4 +411,5 @@ def _account(state: ServerState, scope: dict, status: int, seconds: float) -> No
     sentences = scope.get("nmt.sentences")
     text = f" text={scope['nmt.text']!r}" if "nmt.text" in scope else ""
     access_log.info("%s %s %d%s %.1f ms%s", scope.get("method"), scope.get("path"), status,
-                    f" {sentences} sentences" if sentences is not None else "", seconds * 1000, text)
+                    "" if sentences is None else f" {sentences} sentence{'' if sentences == 1 else 's'}",
+                    seconds * 1000, text)
