@@ -177,8 +177,11 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         options = _options(config, beam_size=max(config.beam_size, nbest), nbest=nbest)
         # Like LibreTranslate, each line of a text is translated apart and the line breaks are kept.
         lines = [text.split("\n") for text in parsed.texts]
-        results = iter(await _translate(state, request, state.models[name], DecodeKey(options=options, explain=False),
-                                        [SentenceJob(text=line) for text_lines in lines for line in text_lines]))
+        flat = [line for text_lines in lines for line in text_lines]
+        check_request_size(config, flat)
+        model = state.models[name]
+        results = iter(await _translate(state, request, model, DecodeKey(options=options, explain=False),
+                                        model.jobs(flat)))
         per_line = [[next(results) for _ in text_lines] for text_lines in lines]
         nbest_texts = [_joined_lines(text_results, nbest) for text_results in per_line]
         detected = state.models[name].source_language if auto else None
@@ -206,13 +209,12 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         check_unicode("text", body.text)
         check_unicode("prefix", prefixes)
         check_request_size(config, body.text, prefixes)
-        source_pieces = model.source_pieces(body.text)
-        _check_prefix_lengths(model, options, source_pieces, prefixes)
+        jobs = model.jobs(body.text, prefixes)
+        _check_prefix_lengths(model, options, jobs)
         if body.return_attention:
-            check_attention_size(config, model.attention_weights(source_pieces, options))
+            check_attention_size(config, model.attention_weights([job.source_pieces for job in jobs], options))
         key = DecodeKey(options=options, explain=body.return_attention or body.return_scores)
-        results = await _translate(state, request, model, key,
-                                   [SentenceJob(text=text, prefix=prefix) for text, prefix in zip(body.text, prefixes)])
+        results = await _translate(state, request, model, key, jobs)
         # Attention answers run to megabytes: shaped and encoded off the event loop, so other clients go on.
         content = await asyncio.to_thread(_encoded_answer, model.name, body, results)
         return Response(content, media_type="application/json")
@@ -256,15 +258,16 @@ def _joined_lines(line_results: list[SentenceResult], nbest: int) -> list[str]:
             for k in range(max(len(result.translations) for result in line_results))][:nbest]
 
 
-def _check_prefix_lengths(model: ServedModel, options: DecodingOptions, source_pieces: list[int], prefixes: list[str]) -> None:
+def _check_prefix_lengths(model: ServedModel, options: DecodingOptions, jobs: list[SentenceJob]) -> None:
     """A prefix longer than its sentence's translations may be is refused (400), not decoded for ages."""
-    if not any(prefixes):
-        return
-    for index, (count, pieces) in enumerate(zip(source_pieces, model.target_pieces(prefixes))):
-        limit = model.length_limit(count, options)
-        if pieces > limit:
-            raise APIError(400, f"prefix[{index}] has {pieces} target pieces, more than a translation of text[{index}] "
-                                f"may get ({limit}: max_len_a * source pieces + max_len_b); shorten the prefix.")
+    for index, job in enumerate(jobs):
+        if not job.prefix_pieces:
+            continue
+        limit = model.length_limit(job.source_pieces, options)
+        if job.prefix_pieces > limit:
+            raise APIError(400, f"prefix[{index}] has {job.prefix_pieces} target pieces, more than a translation of "
+                                f"text[{index}] may get ({limit}: max_len_a * source pieces + max_len_b); "
+                                "shorten the prefix.")
 
 
 async def _fields(request: Request, *, json_only: bool = False) -> dict[str, Any]:
@@ -324,19 +327,17 @@ def _prefixes(prefix: str | list[str] | None, count: int) -> list[str]:
 
 async def _translate(state: ServerState, request: Request, model: ServedModel, key: DecodeKey,
                      jobs: Sequence[SentenceJob]) -> list[SentenceResult]:
-    """Queue `jobs` on the model's batcher; answer 503 when full, 504 after timeout_s, nothing to a client gone."""
+    """Queue `jobs` (their size already checked) on the model's batcher; answer 503 when full, 504 after
+    timeout_s, nothing to a client gone."""
     config = state.config
-    texts = [job.text for job in jobs]
-    check_request_size(config, texts, [job.prefix for job in jobs])
     try:
         model.check_key(key)
     except NMTError as error:
         raise APIError(400, str(error)) from None
     request.scope["nmt.sentences"] = len(jobs)
     if config.log_text:
-        request.scope["nmt.text"] = texts
-    prefixes = [job.prefix for job in jobs if job.prefix]
-    cost = sum(model.source_pieces(texts)) + len(texts) + (sum(model.target_pieces(prefixes)) if prefixes else 0)
+        request.scope["nmt.text"] = [job.text for job in jobs]
+    cost = sum(job.source_pieces + 1 + job.prefix_pieces for job in jobs)  # + 1: EOS
     work = asyncio.ensure_future(state.batchers[model.name].submit(key, list(jobs), cost=cost))
     gone = asyncio.ensure_future(_disconnected(request))
     try:

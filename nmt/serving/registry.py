@@ -41,10 +41,13 @@ class DecodeKey:
 
 @dataclass(frozen=True)
 class SentenceJob:
-    """One sentence to translate, and the target text its translations must start with ("" = none)."""
+    """One sentence to translate, the target text its translations must start with ("" = none), and
+    their lengths in pieces (tokenized once, when the request arrives: the batch cost, limits, warnings)."""
 
     text: str
+    source_pieces: int
     prefix: str = ""
+    prefix_pieces: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,6 @@ class ServedModel:
     description: dict[str, Any]
     device: torch.device
     _translators: dict[DecodingOptions, Translator | CTranslate2Translator] = field(default_factory=dict, repr=False)
-
-    @property
-    def backend(self) -> str:
-        return "nmt" if isinstance(self.translator, Translator) else "ctranslate2"
 
     @property
     def explains(self) -> bool:
@@ -130,7 +129,7 @@ class ServedModel:
         prefixes = [job.prefix for job in jobs]
         results = translator.translate_nbest(texts, nbest=key.options.nbest,
                                              prefixes=prefixes if any(prefixes) else None)
-        warnings = self._truncation_warnings(texts, translator)
+        warnings = _truncation_warnings([job.source_pieces for job in jobs], translator.source_limit)
         if not key.explain:
             return [SentenceResult(translations=found, warnings=notes) for found, notes in zip(results, warnings)]
         assert isinstance(translator, Translator)  # check_key refused explanations of exports
@@ -143,13 +142,18 @@ class ServedModel:
                                else None)
                 for row, (found, notes) in enumerate(zip(results, warnings))]
 
-    def _truncation_warnings(self, texts: Sequence[str], translator: Translator | CTranslate2Translator) -> list[list[str]]:
-        limit = translator.source_limit
-        if limit is None:
-            return [[] for _ in texts]
-        return [[f"the sentence has {count} source pieces, more than this model's limit of {limit}: only its first "
-                 f"{limit} were translated."] if count > limit else []
-                for count in self.source_pieces(texts)]
+    def jobs(self, texts: Sequence[str], prefixes: Sequence[str] | None = None) -> list[SentenceJob]:
+        """The jobs of a request's texts (and prefixes), their pieces counted once."""
+        prefixes = list(prefixes) if prefixes is not None else [""] * len(texts)
+        prefix_pieces = self.target_pieces(prefixes) if any(prefixes) else [0] * len(texts)
+        return [SentenceJob(text=text, source_pieces=count, prefix=prefix, prefix_pieces=pieces)
+                for text, count, prefix, pieces in zip(texts, self.source_pieces(texts), prefixes, prefix_pieces)]
+
+
+def _truncation_warnings(source_pieces: Sequence[int], limit: int | None) -> list[list[str]]:
+    return [[f"the sentence has {count} source pieces, more than this model's limit of {limit}: only its first "
+             f"{limit} were translated."] if limit is not None and count > limit else []
+            for count in source_pieces]
 
 
 def load_model(source: ModelSource, options: DecodingOptions, *, device: torch.device) -> ServedModel:

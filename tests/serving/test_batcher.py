@@ -33,6 +33,15 @@ def make(decoder, **settings) -> Batcher:
     return Batcher(decoder, **values)
 
 
+async def held_batcher(decoder: RecordingDecoder, **settings) -> tuple[Batcher, asyncio.Future]:
+    """A started batcher whose gated decoder has taken the job ["a"] and holds it; that job's future."""
+    batcher = make(decoder, max_wait_s=0, **settings)
+    batcher.start()
+    busy = asyncio.ensure_future(batcher.submit("k", ["a"], cost=1))
+    await asyncio.sleep(0.05)
+    return batcher, busy
+
+
 def test_concurrent_requests_of_one_key_are_decoded_in_one_call_and_answered_in_their_own_order():
     decoder = RecordingDecoder()
 
@@ -102,10 +111,7 @@ def test_a_full_queue_refuses_at_once_with_a_retry_estimate_and_keeps_serving_th
     decoder = RecordingDecoder(gate)
 
     async def scenario():
-        batcher = make(decoder, max_queue_sentences=3, max_wait_s=0)
-        batcher.start()
-        busy = asyncio.ensure_future(batcher.submit("k", ["a"], cost=1))  # taken for decoding, held by the gate
-        await asyncio.sleep(0.05)
+        batcher, busy = await held_batcher(decoder, max_queue_sentences=3)
         queued = asyncio.ensure_future(batcher.submit("k", ["b", "c", "d"], cost=3))
         await asyncio.sleep(0.01)
         with pytest.raises(Overloaded) as refused:
@@ -126,10 +132,7 @@ def test_a_cancelled_request_leaves_the_queue_and_is_never_decoded():
     decoder = RecordingDecoder(gate)
 
     async def scenario():
-        batcher = make(decoder, max_wait_s=0)
-        batcher.start()
-        busy = asyncio.ensure_future(batcher.submit("k", ["a"], cost=1))
-        await asyncio.sleep(0.05)
+        batcher, busy = await held_batcher(decoder)
         gone = asyncio.ensure_future(batcher.submit("k", ["gone"], cost=1))
         stays = asyncio.ensure_future(batcher.submit("k", ["b"], cost=1))
         await asyncio.sleep(0.01)
@@ -200,10 +203,7 @@ def test_closing_fails_the_queued_requests_and_refuses_new_ones():
     decoder = RecordingDecoder(gate)
 
     async def scenario():
-        batcher = make(decoder, max_wait_s=0)
-        batcher.start()
-        busy = asyncio.ensure_future(batcher.submit("k", ["a"], cost=1))
-        await asyncio.sleep(0.05)
+        batcher, busy = await held_batcher(decoder)
         waiting = asyncio.ensure_future(batcher.submit("k", ["b"], cost=1))
         await asyncio.sleep(0.01)
         await batcher.close()

@@ -16,7 +16,7 @@ from serving_helpers import serve_config
 
 from nmt.inference.translation import Translation
 from nmt.serving.app import create_app
-from nmt.serving.registry import SentenceResult
+from nmt.serving.registry import SentenceJob, SentenceResult
 
 
 class GatedModel:
@@ -31,8 +31,8 @@ class GatedModel:
         self.entered = threading.Event()  # a decoding call has started (and waits at the gate)
         self.decoded: list[str] = []
 
-    def source_pieces(self, texts):
-        return [len(text.split()) for text in texts]
+    def jobs(self, texts, prefixes=None):
+        return [SentenceJob(text=text, source_pieces=len(text.split())) for text in texts]
 
     def check_key(self, key) -> None:
         pass
