@@ -2,6 +2,7 @@
 
     python scripts/load_test.py --ckpt RUN/checkpoints/best.pt                 # Multi30k test_2016, 1,000 sentences
     python scripts/load_test.py --ckpt best.pt --export ct2/ --soak-seconds 600
+    python scripts/load_test.py --ckpt best.pt --decoders process thread      # both, side by side
 
 For each model (the checkpoint, then the CTranslate2 export if given) it prints:
 1. offline: the same sentences translated in-process by the translator nmt-serve builds (all at once, and
@@ -10,7 +11,9 @@ For each model (the checkpoint, then the CTranslate2 export if given) it prints:
    sentences are used up: sentences/s, p50/p95/p99 latency, errors; the ratio to offline throughput;
 3. overload: requests sent open-loop at 4x the measured capacity for --overload-seconds: answered,
    refused (503, with their latency), other errors;
-4. soak (--soak-seconds > 0): 32 clients for that long, the server's RSS sampled every 5 s.
+4. soak (--soak-seconds > 0): 32 clients for that long, the server's RSS (its decoding process included)
+   sampled every 5 s.
+Steps 2-4 run once per --decoders kind (nmt-serve's decoder=: a process of its own, or a thread).
 
 The server runs in its own process on 127.0.0.1 (a free port); this process only sends requests,
 and decodes nothing while the server runs. Run it alone on the machine: it measures speed.
@@ -117,11 +120,12 @@ def server_settings(model_path: str, args: argparse.Namespace, *, port: int) -> 
     return values
 
 
-def start_server(model_path: str, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
+def start_server(model_path: str, args: argparse.Namespace, *, decoder: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "nmt.cli.serve", f"ckpt={model_path}", f"port={port}", f"threads={args.threads}",
-         f"beam_size={args.beam_size}", f"max_queue_sentences={args.max_queue_sentences}", "device=cpu"],
+         f"beam_size={args.beam_size}", f"max_queue_sentences={args.max_queue_sentences}", "device=cpu",
+         f"decoder={decoder}"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -209,10 +213,15 @@ def refusals_within(url: str, seconds: float) -> tuple[int, int]:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of process `pid` and the processes it started (a decoding process), in MB."""
+    total = 0.0
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    for process in (pid, *children):
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 async def soak(url: str, sentences: list[str], pid: int, seconds: float) -> tuple[Tally, list[float]]:
@@ -236,7 +245,14 @@ def measure(label: str, model_path: str, sentences: list[str], args: argparse.Na
     print(f"offline, in-process: {base['sentences_per_s']:.1f} sentences/s; one sentence alone: "
           f"{base['single_ms']:.1f} ms (median of {args.single_sentences}); nmt-translate input= command: "
           f"{base['command_s']:.1f} s wall (start-up included)\n")
-    process, url = start_server(model_path, args)
+    for decoder in args.decoders:
+        print(f"\nserved, decoder={decoder}:\n")
+        served(model_path, sentences, args, base, decoder=decoder)
+
+
+def served(model_path: str, sentences: list[str], args: argparse.Namespace, base: dict[str, float], *,
+           decoder: str) -> None:
+    process, url = start_server(model_path, args, decoder=decoder)
     try:
         print("| clients | sentences/s | x offline | p50 ms | p95 ms | p99 ms | errors |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -283,6 +299,8 @@ def main() -> None:
     parser.add_argument("--single-sentences", type=int, default=50, help="sentences timed one at a time offline")
     parser.add_argument("--overload-seconds", type=float, default=15)
     parser.add_argument("--soak-seconds", type=float, default=0)
+    parser.add_argument("--decoders", nargs="+", choices=["process", "thread"], default=["process"],
+                        help="nmt-serve's decoder= kinds to measure, one server after the other")
     args = parser.parse_args()
     sentences = read_sentences(args.input, args.sentences)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()

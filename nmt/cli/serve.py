@@ -6,13 +6,15 @@
     curl -s 127.0.0.1:5000/translate -d q="Ein Hund läuft." -d source=de -d target=en
 
 Every key is checked before a model is loaded (one `error:` line, exit 2). The server listens
-at once and loads the models in a thread: /health answers 503 until they are ready; a model
-that fails to load stops the server with exit 2. SIGTERM or Ctrl-C stops accepting
-connections, lets the requests in flight finish within drain_timeout_s, and exits 0.
+at once and loads the models in its decoding process: /health answers 503 until they are
+ready; a model that fails to load stops the server with exit 2, a decoding process that dies
+with exit 1. SIGTERM or Ctrl-C stops accepting connections, lets the requests in flight finish
+within drain_timeout_s, and exits 0.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -28,6 +30,7 @@ from nmt.errors import NMTError
 
 log = logging.getLogger(__name__)
 LOAD_FAILED = 2
+DECODER_DIED = 1
 SWITCH_INTERVAL_S = 0.0005
 
 
@@ -48,24 +51,25 @@ def serve(cfg: DictConfig) -> int:
     status = {"code": 0}
     server: uvicorn.Server | None = None
 
-    def stop_on_load_error(error: BaseException) -> None:
-        status["code"] = LOAD_FAILED
-        print(f"error: {error}", file=sys.stderr)
+    def stop_on_failure(error: BaseException) -> None:
+        status["code"] = DECODER_DIED if app.state.server.ready else LOAD_FAILED
+        print(f"error: {app.state.server.failure}", file=sys.stderr)
         if server is not None:
             server.should_exit = True
 
-    app = create_app(config, load_models=lambda: load_models(sources, options, device=device),
-                     on_load_error=stop_on_load_error)
+    app = create_app(config, load_models=functools.partial(load_models, sources, options, device=device),
+                     on_failure=stop_on_failure)
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level="info", access_log=False, log_config=None,
         timeout_graceful_shutdown=config.drain_timeout_s, lifespan="on",
     ))
     # uvicorn re-raises the signal that stopped it once it has drained; a stop is the normal end here,
     # so the handlers it restores and re-raises into do nothing and the process exits 0.
-    # The decoding thread runs Python between torch ops and holds the GIL meanwhile; the event loop, which
-    # accepts, parses and answers requests, waits for it at every step. A shorter switch interval than
-    # Python's 5 ms lets the loop in sooner.
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    if config.decoder == "thread":
+        # The decoding thread runs Python between torch ops and holds the GIL meanwhile; the event loop,
+        # which accepts, parses and answers requests, waits for it at every step. A shorter switch interval
+        # than Python's 5 ms lets the loop in sooner.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
     listening = bind(config.host, config.port)
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -182,6 +182,10 @@ class Tokenizer:
             state["tgt_model"] = self._tgt_model
         return state
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its state (SentencePiece processors do not pickle): it crosses into other processes."""
+        return (Tokenizer.from_state, (self.to_state(),))
+
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Tokenizer:
         if state.get("format") != STATE_FORMAT:

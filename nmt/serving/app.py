@@ -3,8 +3,10 @@
 Routes are thin: they read and check the request (`limits`, `libretranslate`, `schemas`),
 build the same `DecodingOptions` nmt-translate builds, hand the sentences to the model's
 batcher and shape the answer. Every error leaves as `{"error": "<one sentence>"}` with its
-status (LibreTranslate's convention, for both APIs). Models load in a thread after the server
-starts listening: /health answers 503 until they are ready.
+status (LibreTranslate's convention, for both APIs). Models load in the decoding executor (a
+process of its own by default, `nmt.serving.decoding_process`) after the server starts
+listening: /health answers 503 until they are ready. A decoding process that dies (killed, out
+of memory) fails the server: /health says so, requests get 503, and `on_failure` is told.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from nmt.serving import libretranslate
 from nmt.serving.answers import native_answer
 from nmt.serving.batcher import Batcher, Overloaded, ShuttingDown
 from nmt.serving.config import ServeConfig
+from nmt.serving.decoding_process import decoding_executor, stop_executor
 from nmt.serving.errors import APIError
 from nmt.serving.limits import (
     Accounting,
@@ -43,7 +46,7 @@ from nmt.serving.limits import (
     parse_fields,
 )
 from nmt.serving.metrics import ServerMetrics
-from nmt.serving.registry import DecodeKey, SentenceJob, SentenceResult, ServedModel
+from nmt.serving.registry import DecodeKey, SentenceJob, SentenceResult, ServedModel, unload_models
 from nmt.serving.schemas import ModelInfo, ServerInfo, TranslateRequest, TranslateResponse
 
 log = logging.getLogger(__name__)
@@ -56,14 +59,15 @@ STATIC = Path(__file__).parent / "static"  # the attention explorer page
 class ServerState:
     """What the routes share: the config, the models and their batchers once loaded, the metrics."""
 
-    def __init__(self, config: ServeConfig) -> None:
+    def __init__(self, config: ServeConfig, *, on_failure: Callable[[BaseException], None] | None = None) -> None:
         self.config = config
         self.metrics = ServerMetrics()
         self.models: dict[str, ServedModel] = {}
         self.batchers: dict[str, Batcher] = {}
         self.failure: str | None = None
-        # One decoding thread: torch spreads each call over its own threads.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmt-decode")
+        self.on_failure = on_failure
+        # One decoding worker: torch spreads each call over its own threads.
+        self.executor = decoding_executor(config.decoder, threads=config.threads)
 
     @property
     def ready(self) -> bool:
@@ -82,7 +86,19 @@ class ServerState:
     async def stop(self) -> None:
         for batcher in self.batchers.values():
             await batcher.close()
-        self.executor.shutdown(wait=False)
+        stop_executor(self.executor)
+        unload_models([model.handle for model in self.models.values()])  # models loaded in this process
+
+    def fail(self, reason: str, error: BaseException) -> None:
+        """The server can no longer translate: say why (/health, the log), fail what waits, tell `on_failure`."""
+        if self.failure is not None:
+            return
+        self.failure = reason
+        log.error("%s", reason)
+        for batcher in self.batchers.values():
+            batcher.fail_waiting(ShuttingDown(reason))
+        if self.on_failure is not None:
+            self.on_failure(error)
 
     def pairs(self) -> dict[tuple[str, str], str]:
         """(source, target) -> model name; the first model of a pair serves LibreTranslate's requests for it."""
@@ -93,13 +109,15 @@ class ServerState:
 
 
 def create_app(config: ServeConfig, *, load_models: LoadModels,
-               on_load_error: Callable[[BaseException], None] | None = None) -> FastAPI:
-    """The app for `config`; `load_models` runs in a thread at start-up (tests pass scripted models)."""
-    state = ServerState(config)
+               on_failure: Callable[[BaseException], None] | None = None) -> FastAPI:
+    """The app for `config`; `load_models` runs in the decoding executor at start-up (picklable for
+    decoder=process; tests pass scripted models with decoder=thread). `on_failure` hears of a model that
+    fails to load (an NMTError, usually) or a decoding process that died (`BrokenExecutor`)."""
+    state = ServerState(config, on_failure=on_failure)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        loading = asyncio.create_task(_load(state, load_models, on_load_error))
+        loading = asyncio.create_task(_load(state, load_models))
         yield
         loading.cancel()
         await state.stop()
@@ -115,17 +133,14 @@ def create_app(config: ServeConfig, *, load_models: LoadModels,
     return app
 
 
-async def _load(state: ServerState, load_models: LoadModels,
-                on_load_error: Callable[[BaseException], None] | None) -> None:
+async def _load(state: ServerState, load_models: LoadModels) -> None:
     try:
-        # In the decoding thread: every thread that runs torch ops gets its own OpenMP team, and a second
-        # team's spinning threads made each decode ~1.6x slower on 2 cores.
+        # Where they decode: every thread that runs torch ops gets its own OpenMP team, and a second team's
+        # spinning threads made each decode ~1.6x slower on 2 cores.
         models = await asyncio.get_running_loop().run_in_executor(state.executor, load_models)
     except Exception as error:  # noqa: BLE001 - any failure is reported, and the server stops
-        state.failure = str(error) if isinstance(error, NMTError) else error_summary(error)
-        log.error("loading the models failed: %s", state.failure)
-        if on_load_error is not None:
-            on_load_error(error)
+        reason = str(error) if isinstance(error, NMTError) else error_summary(error)
+        state.fail(f"loading the models failed: {reason}", error)
         return
     state.start(models)
     log.info("ready: %s", ", ".join(f"{name} ({model.source_language}->{model.target_language})"
@@ -288,7 +303,7 @@ def _check_api_key(config: ServeConfig, api_key: str | None) -> None:
 
 def _require_ready(state: ServerState) -> None:
     if state.failure is not None:
-        raise APIError(503, f"the models failed to load ({state.failure}); see the server's log.")
+        raise APIError(503, f"this server cannot translate: {state.failure}; see its log.")
     if not state.ready:
         raise APIError(503, "the models are still loading; retry in a few seconds.", headers={"Retry-After": "5"})
 
@@ -358,6 +373,9 @@ async def _translate(state: ServerState, request: Request, model: ServedModel, k
         raise APIError(503, str(error), headers={"Retry-After": str(error.retry_after_s)}) from None
     except ShuttingDown:
         raise APIError(503, "the server is shutting down; retry on another instance.") from None
+    except BrokenExecutor as error:
+        state.fail(f"the decoding process stopped ({error_summary(error)})", error)
+        raise APIError(503, f"this server cannot translate: {state.failure}; retry on another instance.") from None
     except NMTError as error:
         raise APIError(400, str(error)) from None
 

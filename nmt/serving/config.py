@@ -16,6 +16,7 @@ from typing import Any
 from nmt.data.validation import check_at_least, check_fields, from_mapping
 from nmt.errors import NMTError
 from nmt.inference.options import DecodingOptions
+from nmt.serving.decoding_process import DecoderKind
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DECODING_KEYS = ("beam_size", "length_penalty", "max_len_a", "max_len_b", "max_src_tokens", "device", "precision",
@@ -49,6 +50,7 @@ class ServeConfig:
     device: str
     precision: str
     threads: int
+    decoder: DecoderKind
     max_batch_tokens: int
     max_wait_ms: float
     max_queue_sentences: int

@@ -1,24 +1,30 @@
-"""The models a server holds: each loaded once, named, described, and decoded through nmt's translators.
+"""The models a server holds: loaded once where they decode, described where requests arrive.
 
-A `ServedModel` wraps what `nmt.inference.loading.load_translator` opens (a `.pt` checkpoint:
-nmt's `Translator`; an nmt-export directory: `CTranslate2Translator`) with its languages and
-a description of its architecture. `decode` is what the batcher calls in its executor: the
-sentences of one batch share one `DecodeKey` (search settings, n-best, whether to explain),
-and each gets its translations, their explanations when asked for, and warnings (truncation).
-The translator for a request's settings is the one nmt-translate would build for them, so a
-served translation is nmt-translate's, byte for byte.
+`load_models` runs in the decoding executor (`nmt.serving.decoding_process`: a process of its
+own, or a thread): it opens each model with `nmt.inference.loading.load_translator` (a `.pt`
+checkpoint: nmt's `Translator`; an nmt-export directory: `CTranslate2Translator`), keeps it in
+that process's `_DECODERS`, and returns a `ServedModel` for each: what the event loop needs to
+name, describe, limit and cost requests (languages, architecture, tokenizer, length limit) and
+a `decode` function that runs back in the decoding executor. The sentences of one decoding call
+share one `DecodeKey` (search settings, n-best, whether to explain), and each gets its
+translations, their explanations when asked for, and warnings (truncation). The translator for
+a request's settings is the one nmt-translate would build for them, so a served translation is
+nmt-translate's, byte for byte.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from nmt.data.tokenizer import Tokenizer
 from nmt.errors import NMTError
 from nmt.inference.ctranslate2_translation import CTranslate2Translator
 from nmt.inference.explanation import Explanation
@@ -59,35 +65,37 @@ class SentenceResult:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServedModel:
-    """One loaded model and what the APIs say about it."""
+    """One loaded model as the server's event loop sees it: what the APIs say about it, what limits and
+    costs its requests, and `decode`, which translates a batch where the model was loaded."""
 
     name: str
     source_language: str
     target_language: str
     path: Path
-    translator: Translator | CTranslate2Translator  # built with the server's default options
     description: dict[str, Any]
-    device: torch.device
-    _translators: dict[DecodingOptions, Translator | CTranslate2Translator] = field(default_factory=dict, repr=False)
+    tokenizer: Tokenizer = field(repr=False)
+    source_limit: int | None  # source pieces a line may have before it is truncated (None: no limit)
+    decode: Callable[[DecodeKey, list[SentenceJob]], list[SentenceResult]] = field(repr=False, compare=False)
+    handle: str = ""  # the key of its decoder in the decoding executor's process (`unload_models`)
 
     @property
     def explains(self) -> bool:
         """Whether this model can return attention and token probabilities (nmt's own models only)."""
-        return isinstance(self.translator, Translator)
+        return self.description.get("backend") == "nmt"
 
     def source_pieces(self, texts: Sequence[str]) -> list[int]:
         """Source pieces of each text, before truncation (the batcher's cost, and truncation warnings)."""
-        return [len(ids) for ids in self.translator.tokenizer.encode_src([text.strip() for text in texts])]
+        return [len(ids) for ids in self.tokenizer.encode_src([text.strip() for text in texts])]
 
     def target_pieces(self, texts: Sequence[str]) -> list[int]:
         """Target pieces of each text (a prefix)."""
-        return [len(ids) for ids in self.translator.tokenizer.encode_tgt([text.strip() for text in texts])]
+        return [len(ids) for ids in self.tokenizer.encode_tgt([text.strip() for text in texts])]
 
     def length_limit(self, source_pieces: int, options: DecodingOptions) -> int:
         """The most target pieces a translation of a line of `source_pieces` pieces may get (its EOS aside)."""
-        limit = self.translator.source_limit
+        limit = self.source_limit
         positions = min(source_pieces, limit) if limit is not None else source_pieces
         return int(options.max_len_a * (positions + 1) + options.max_len_b)
 
@@ -109,6 +117,22 @@ class ServedModel:
         if key.options.sampling and not self.explains:
             raise NMTError(f"model {self.name} is a CTranslate2 export ({self.path}), which does not sample; "
                            "serve its .pt checkpoint for sampling=true.")
+
+    def jobs(self, texts: Sequence[str], prefixes: Sequence[str] | None = None) -> list[SentenceJob]:
+        """The jobs of a request's texts (and prefixes), their pieces counted once."""
+        prefixes = list(prefixes) if prefixes is not None else [""] * len(texts)
+        prefix_pieces = self.target_pieces(prefixes) if any(prefixes) else [0] * len(texts)
+        return [SentenceJob(text=text, source_pieces=count, prefix=prefix, prefix_pieces=pieces)
+                for text, count, prefix, pieces in zip(texts, self.source_pieces(texts), prefixes, prefix_pieces)]
+
+
+@dataclass
+class _Decoder:
+    """A loaded model in the process that decodes: its translators, one per distinct request settings."""
+
+    translator: Translator | CTranslate2Translator  # built with the server's default options
+    device: torch.device
+    _translators: dict[DecodingOptions, Translator | CTranslate2Translator] = field(default_factory=dict)
 
     def translator_for(self, options: DecodingOptions) -> Translator | CTranslate2Translator:
         """The translator nmt-translate would build for `options`, sharing this model's weights (kept for reuse)."""
@@ -142,12 +166,13 @@ class ServedModel:
                                else None)
                 for row, (found, notes) in enumerate(zip(results, warnings))]
 
-    def jobs(self, texts: Sequence[str], prefixes: Sequence[str] | None = None) -> list[SentenceJob]:
-        """The jobs of a request's texts (and prefixes), their pieces counted once."""
-        prefixes = list(prefixes) if prefixes is not None else [""] * len(texts)
-        prefix_pieces = self.target_pieces(prefixes) if any(prefixes) else [0] * len(texts)
-        return [SentenceJob(text=text, source_pieces=count, prefix=prefix, prefix_pieces=pieces)
-                for text, count, prefix, pieces in zip(texts, self.source_pieces(texts), prefixes, prefix_pieces)]
+
+_DECODERS: dict[str, _Decoder] = {}  # the models loaded in this process, by handle
+
+
+def decode_loaded(handle: str, key: DecodeKey, jobs: list[SentenceJob]) -> list[SentenceResult]:
+    """Decode `jobs` with the model `load_models` loaded in this process under `handle`."""
+    return _DECODERS[handle].decode(key, jobs)
 
 
 def _truncation_warnings(source_pieces: Sequence[int], limit: int | None) -> list[list[str]]:
@@ -157,7 +182,7 @@ def _truncation_warnings(source_pieces: Sequence[int], limit: int | None) -> lis
 
 
 def load_model(source: ModelSource, options: DecodingOptions, *, device: torch.device) -> ServedModel:
-    """Load the model at `source.path` once; its name is `source.name` or SRC-TGT of its corpus."""
+    """Load the model at `source.path` once, in this process; its name is `source.name` or SRC-TGT of its corpus."""
     loaded = load_translator([source.path], options, device=device)
     translator = loaded.translator
     assert isinstance(translator, (Translator, CTranslate2Translator))
@@ -166,9 +191,12 @@ def load_model(source: ModelSource, options: DecodingOptions, *, device: torch.d
     if not (isinstance(source_language, str) and isinstance(target_language, str)):
         raise NMTError(f"{source.path} records no source and target language; serve it under a name of your "
                        f"choice with models={{xx-yy: {source.path}}}.")
-    name = source.name or f"{source_language}-{target_language}"
-    return ServedModel(name=name, source_language=source_language, target_language=target_language,
-                       path=source.path, translator=translator, device=device,
+    handle = uuid.uuid4().hex
+    _DECODERS[handle] = _Decoder(translator, device)
+    return ServedModel(name=source.name or f"{source_language}-{target_language}", source_language=source_language,
+                       target_language=target_language, path=source.path, tokenizer=translator.tokenizer,
+                       source_limit=translator.source_limit, handle=handle,
+                       decode=functools.partial(decode_loaded, handle),
                        description=describe(loaded.model_config, backend_export=not isinstance(translator, Translator),
                                             step=loaded.step))
 
@@ -179,11 +207,18 @@ def load_models(sources: Sequence[ModelSource], options: DecodingOptions, *, dev
     for source in sources:
         model = load_model(source, options, device=device)
         if model.name in models:
+            unload_models([model.handle, *(loaded.handle for loaded in models.values())])
             raise NMTError(f"{models[model.name].path} and {source.path} both translate {model.name}; "
                            f"name them apart with models={{{model.name}: ..., {model.name}-2: ...}}.")
         models[model.name] = model
         log.info("model %s loaded from %s (%s)", model.name, source.path, model.description["summary"])
     return models
+
+
+def unload_models(handles: Sequence[str]) -> None:
+    """Forget the models loaded under `handles` in this process (a server sharing a process with others stops)."""
+    for handle in handles:
+        _DECODERS.pop(handle, None)
 
 
 def describe(model_config: dict[str, Any], *, backend_export: bool, step: int | None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import pickle
 import subprocess
 import sys
 
@@ -94,6 +95,15 @@ def test_state_survives_a_weights_only_checkpoint(joint, sentences):
         texts = ["ein kind sieht die katze", "the dog runs"]
         assert restored.encode_src(texts) == tokenizer.encode_src(texts)
         assert restored.encode_tgt(texts) == tokenizer.encode_tgt(texts)
+
+
+def test_a_tokenizer_pickles_for_other_processes(joint, sentences):
+    separate = train_tokenizer(config(joint=False), src_sentences=sentences[0], tgt_sentences=sentences[1])
+    for tokenizer in (joint, separate):
+        restored = pickle.loads(pickle.dumps(tokenizer))
+        texts = ["ein kind sieht die katze", "the dog runs"]
+        assert (restored.joint, restored.encode_src(texts), restored.encode_tgt(texts)) == (
+            tokenizer.joint, tokenizer.encode_src(texts), tokenizer.encode_tgt(texts))
 
 
 def test_state_from_another_format_is_refused(joint):

@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_module
 from serving_helpers import serve_config
 
 from nmt.cli.translate import translate as translate_command
+from nmt.serving import registry
 from nmt.serving.schemas import ServerInfo, TranslateResponse
 
 SENTENCES = ["a man rides a bike .", "the cat is black .", "", "two dogs run in the park ."]
@@ -25,9 +26,12 @@ def nmt_translate(checkpoint, lines, *overrides: str) -> list[str]:
     return out.getvalue().splitlines()
 
 
-@pytest.mark.parametrize("beam_size", [1, 5])
-def test_both_apis_translate_byte_for_byte_as_nmt_translate_does(transformer_checkpoint, client_for, beam_size):
-    client = client_for(serve_config(ckpt=str(transformer_checkpoint), beam_size=beam_size))
+@pytest.mark.parametrize("beam_size, decoder", [(1, "thread"), (5, "thread"), (5, "process")])
+def test_both_apis_translate_byte_for_byte_as_nmt_translate_does(transformer_checkpoint, client_for, beam_size,
+                                                                   decoder):
+    client = client_for(serve_config(ckpt=str(transformer_checkpoint), beam_size=beam_size, decoder=decoder))
+    (model,) = client.app.state.server.models.values()
+    assert (model.handle in registry._DECODERS) == (decoder == "thread")  # where the weights live
     expected = nmt_translate(transformer_checkpoint, SENTENCES, f"beam_size={beam_size}")
     libre = client.post("/translate", json={"q": SENTENCES, "source": "en", "target": "fr"})
     native = client.post("/v1/translate", json={"text": SENTENCES})
@@ -67,9 +71,10 @@ def test_libretranslate_answers_have_its_shapes(transformer_checkpoint, client_f
                                                {"code": "fr", "name": "French", "targets": []}]
 
 
+@pytest.mark.parametrize("decoder", ["thread", "process"])
 def test_attention_of_a_transformer_has_every_layer_and_head_with_rows_that_sum_to_one(
-        transformer_checkpoint, client_for):
-    client = client_for(serve_config(ckpt=str(transformer_checkpoint)))
+        transformer_checkpoint, client_for, decoder):
+    client = client_for(serve_config(ckpt=str(transformer_checkpoint), decoder=decoder))
     response = client.post("/v1/translate", json={"text": ["the boys play football on the beach ."],
                                                   "return_attention": True, "return_scores": True, "nbest": 2})
     assert response.status_code == 200

@@ -22,7 +22,7 @@ from nmt.serving.registry import SentenceJob, SentenceResult
 class GatedModel:
     """Echoes each sentence reversed, once `gate` is open; records what it decoded."""
 
-    name, source_language, target_language, explains = "en-fr", "en", "fr", True
+    name, source_language, target_language, explains, handle = "en-fr", "en", "fr", True, ""
     description = {"family": "transformer", "attention": "multi-head", "encoder_layers": 1, "decoder_layers": 1,
                    "heads": 1, "summary": "scripted", "backend": "nmt", "step": None}
 

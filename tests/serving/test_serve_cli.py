@@ -29,7 +29,7 @@ def start(*overrides: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "nmt.cli.serve", f"port={port}", "device=cpu", "threads=1", *overrides],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return process, f"http://127.0.0.1:{port}"
 
@@ -83,8 +83,31 @@ def test_the_libretranslate_client_translates_and_lists_languages(server):
                                   {"code": "fr", "name": "French", "targets": []}]
 
 
-def test_sigterm_finishes_the_requests_in_flight_and_exits_0(server):
+def decoding_processes(pid: int) -> list[int]:
+    """The worker processes `pid` started (not multiprocessing's resource tracker), from /proc."""
+    started = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+               for child in (task / "children").read_text().split()]
+    return [child for child in started if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def gone(pid: int, *, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+                return True  # a zombie has ended; its new parent reaps it
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from Linux's /proc")
+@pytest.mark.parametrize("stop", ["SIGTERM to the server", "Ctrl-C: SIGINT to its process group"])
+def test_a_stop_finishes_the_requests_in_flight_exits_0_and_ends_the_decoding_process(server, stop):
     process, url = server
+    decoders = decoding_processes(process.pid)
+    assert len(decoders) == 1  # decoder=process: the models live in a process of their own
     answers = []
 
     def ask():
@@ -97,11 +120,37 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(server):
     asker = threading.Thread(target=ask)
     asker.start()
     time.sleep(0.3)
-    process.send_signal(signal.SIGTERM)
+    if stop.startswith("SIGTERM"):
+        process.send_signal(signal.SIGTERM)
+    else:  # the decoding process gets it too, and must go on until the server has drained
+        os.killpg(process.pid, signal.SIGINT)
     asker.join(timeout=30)
     assert process.wait(timeout=30) == 0
     assert answers == [200]
     assert "stopped" in process.stderr.read()
+    assert gone(decoders[0])
+
+
+def test_a_decoding_process_that_dies_stops_the_server_with_exit_1(server):
+    process, url = server
+    os.kill(decoding_processes(process.pid)[0], signal.SIGKILL)
+    status, answer = None, None
+    deadline = time.monotonic() + 20
+    while status != 503 and time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(f"{url}/v1/translate", method="POST", data=b'{"text": ["a cat ."]}',
+                                             headers={"content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, json.loads(error.read())
+        except (urllib.error.URLError, ConnectionError):
+            break  # the server has stopped already
+    assert process.wait(timeout=30) == 1
+    stderr = process.stderr.read()
+    assert "error: the decoding process stopped" in stderr
+    if answer is not None:
+        assert answer["error"].startswith("this server cannot translate: the decoding process stopped")
 
 
 def test_a_bad_key_is_one_error_line_before_anything_loads(tmp_path):
