@@ -13,7 +13,7 @@ STAMP := $(VENV)/.nmt-installed
 DEMO_DIR ?= outputs/demo
 TEST_WORKERS ?= auto
 
-.PHONY: install demo test bench bench-peers clean
+.PHONY: install demo test docs bench bench-peers clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ demo: $(STAMP)
 # One pytest worker per core; each runs torch on one thread (tests/conftest.py).
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS)
+
+# The documentation site (mkdocs.yml, docs/) into build/site; offline, fails on any warning.
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
 	$(PY) scripts/benchmark.py

@@ -26,7 +26,7 @@ off. Every process runs with OMP_NUM_THREADS=MKL_NUM_THREADS=--threads. The peer
 own virtual environments under bench/ (git-ignored), created here when missing.
 
 Results: the tables on stdout with the ratios nmt/peer, and JSON (--json). Method and notes:
-scripts/BENCHMARKS.md.
+docs/benchmarks.md.
 """
 
 from __future__ import annotations

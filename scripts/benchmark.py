@@ -27,7 +27,7 @@ Each training and decoding configuration runs in its own process (peak RSS from 
 torch threads = --threads. The step timed is the library's: model forward, the label-smoothed
 loss, backward, gradient clipping and AdamW, on length-bucketed token batches
 (nmt.data.batching.token_batches), as nmt.training.Trainer runs it; validation and checkpoints
-are left out. Method and notes: scripts/BENCHMARKS.md.
+are left out. Method and notes: docs/benchmarks.md.
 """
 
 from __future__ import annotations

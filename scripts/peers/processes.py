@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# Exact install recipes (see scripts/BENCHMARKS.md for why each extra is there).
+# Exact install recipes (see docs/benchmarks.md for why each extra is there).
 TORCH_SPEC = "torch==2.13.0"
 PEER_INSTALLS: dict[str, list[list[str]]] = {
     "joeynmt": [["joeynmt==2.3.0", "importlib_metadata", "sentencepiece==0.2.0"]],
