@@ -24,6 +24,7 @@ import torch
 from nmt.data.batching import collate, sorted_batches
 from nmt.data.tokenizer import Tokenizer
 from nmt.inference.decoding import greedy_search, sequence_log_probs
+from nmt.inference.options import DecodingOptions
 from nmt.metrics import corpus_bleu
 from nmt.models.attention import WeightsHook
 from nmt.models.inspection import attention_modules, forced_attention, num_heads, real_positions, weights_hooks
@@ -125,17 +126,22 @@ def make_examples(tokenizer: Tokenizer, sources: Sequence[str], references: Sequ
 
 
 class AnalysisContext:
-    """The model, the sentences and the shared measurements of one analysis run."""
+    """The model, the sentences and the shared measurements of one analysis run.
+
+    The sections translate greedily (`translate`); the one-sentence view of `text` translates with
+    `search`, the options nmt-translate decodes with (None: greedy, within max_len_a / max_len_b).
+    """
 
     def __init__(self, *, model: Seq2Seq, tokenizer: Tokenizer, examples: Sequence[Example],
                  device: torch.device, pronouns: Sequence[ContrastiveExample] | None = None,
                  batch_tokens: int = 4096, max_len_a: float = 1.5, max_len_b: int = 10,
-                 text: str | None = None, word: str | None = None, seed: int = 0) -> None:
+                 text: str | None = None, word: str | None = None, search: DecodingOptions | None = None,
+                 seed: int = 0) -> None:
         self.model, self.tokenizer, self.device = model.eval(), tokenizer, device
         self.examples = list(examples)
         self.pronouns = None if pronouns is None else list(pronouns)
         self.batch_tokens, self.max_len_a, self.max_len_b = batch_tokens, max_len_a, max_len_b
-        self.text, self.word, self.seed = text, word, seed
+        self.text, self.word, self.search, self.seed = text, word, search, seed
         self.modules = attention_modules(model)
         self.heads = {name: num_heads(module) for name, module in self.modules.items()}
         self._forced: dict[str, list[np.ndarray]] | None = None

@@ -4,11 +4,14 @@
     nmt-analyze ckpt=best.pt output=report/ sections=[heads,ablation] max_sentences=50
     nmt-analyze ckpt=best.pt output=report/ alignments=test.align pronouns=contrastive.tsv
     nmt-analyze ckpt=best.pt output=report/ text="The trophy didn't fit in the case because it was too big."
+    nmt-analyze ckpt=best.pt output=report/ sections=sentence text="..." word=it beam_size=1   # greedy view
 
 Reads the first `max_sentences` pairs of a split of the corpus stored in the checkpoint (or of
 `data=<preset>`), with gold word alignments and contrastive pronoun pairs when given or when the
 corpus has them, runs the chosen sections (`nmt.analysis.sections`) and writes report.html,
 report.json and figures/ into `output=`. Prints each section's summary and the report's path.
+The one-sentence view translates `text` as nmt-translate does (beam_size, length_penalty and the
+length limits mean what they mean there), so it shows the translation nmt-translate prints.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from nmt.data.validation import check_at_least, check_fields, check_value, from_
 from nmt.device import check_device, configure_cpu, resolve_device
 from nmt.errors import NMTError
 from nmt.inference.ctranslate2_translation import is_ctranslate2_export
+from nmt.inference.options import DecodingOptions
 from nmt.inference.translation import load_for_translation
 from nmt.models.seq2seq import Seq2Seq
 
@@ -75,8 +79,10 @@ class AnalyzeOptions:
     device: str  # auto | cpu | cuda | cuda:N
     threads: int  # torch's CPU threads; 0 = torch's default
     batch_tokens: int  # padded tokens per batch
-    max_len_a: float  # greedy translations get at most max_len_a * source pieces + max_len_b pieces
+    max_len_a: float  # translations get at most max_len_a * source pieces + max_len_b pieces
     max_len_b: int
+    beam_size: int  # the one-sentence view's search, as nmt-translate's; 1 = greedy
+    length_penalty: float  # GNMT alpha of that search
     seed: int  # seeds every random choice of the sections
 
     def __post_init__(self) -> None:
@@ -86,6 +92,7 @@ class AnalyzeOptions:
         check_at_least(self, 1, "max_sentences", "batch_tokens", prefix="")
         check_at_least(self, 0, "threads", "max_len_a", "max_len_b", prefix="")
         object.__setattr__(self, "sections", check_section_names(self.sections))
+        self.sentence_search()  # beam_size and length_penalty checked as nmt-translate checks them
         if Path(self.output).is_file():
             raise NMTError(f"output={self.output} is a file; name a directory for report.html, report.json "
                            "and figures/.")
@@ -94,6 +101,14 @@ class AnalyzeOptions:
             if path is not None and not Path(path).is_file():
                 what = "a Pharaoh alignment file" if key == "alignments" else "a TSV of contrastive pronoun pairs"
                 raise NMTError(f"{key}={path} does not exist; pass {what}, or leave {key} out.")
+
+    def sentence_search(self) -> DecodingOptions:
+        """How the one-sentence view translates: nmt-translate's options with this run's beam_size, length_penalty
+        and length limits, in float32, searching (never sampling) and reading the whole sentence."""
+        return DecodingOptions(beam_size=self.beam_size, length_penalty=self.length_penalty, max_len_a=self.max_len_a,
+                               max_len_b=self.max_len_b, max_src_tokens=None, batch_tokens=self.batch_tokens,
+                               device=self.device, precision="32", threads=self.threads, sampling=False,
+                               temperature=1.0, top_k=0, top_p=1.0, seed=self.seed)
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> AnalyzeOptions:
@@ -132,7 +147,7 @@ def analyze(cfg: DictConfig) -> ReportPaths:
     context = AnalysisContext(
         model=model, tokenizer=tokenizer, examples=examples, device=device, pronouns=pronouns,
         batch_tokens=options.batch_tokens, max_len_a=options.max_len_a, max_len_b=options.max_len_b,
-        text=options.text, word=options.word, seed=options.seed,
+        text=options.text, word=options.word, search=options.sentence_search(), seed=options.seed,
     )
     results = run_sections(context, options.sections)
     meta = {

@@ -3,17 +3,20 @@ sections (gold alignments, pronoun pairs, the one-sentence view), and a report w
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_module
 from tiny_checkpoint import PAIRS, build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (autouse)
 
 from nmt.analysis import sections
 from nmt.analysis.core import AnalysisContext, SectionResult
 from nmt.cli import analyze
+from nmt.cli.translate import translate
 from nmt.data.corpus import CorpusConfig
 from nmt.data.pipeline import load_clean_pairs
 
@@ -81,6 +84,8 @@ def counting(monkeypatch):
     (["device=tpu", "output={tmp}/report"], "device=tpu is not a device"),
     (["ckpt={tmp}/none.pt", "output={tmp}/report"], "none.pt does not exist"),
     (["split=pronoun_test", "output={tmp}/report"], "split=pronoun_test is not in corpus 'tiny'; choose one of"),
+    (["beam_size=0", "output={tmp}/report"], "beam_size=0 is too small; it must be 1 or more"),
+    (["length_penalty=11", "output={tmp}/report"], "length_penalty=11.0 is above 10; GNMT's alpha is usually"),
 ])
 def test_a_config_mistake_is_one_error_line_and_writes_nothing(overrides, fragment, tiny, tmp_path, monkeypatch,
                                                                capsys):
@@ -270,3 +275,35 @@ def test_the_default_english_sentence_on_a_model_of_another_source_language_is_w
     assert status == 0, stderr
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert any(f"translates from '{src_lang}'" in message for message in warnings) == warned, warnings
+
+
+def composed(config_name: str, overrides: list[str]):
+    with initialize_config_module(config_module="nmt.configs", version_base=None):
+        return compose(config_name, overrides=overrides)
+
+
+def test_the_sentence_view_decodes_with_the_defaults_of_nmt_translate():
+    analyze_cfg, translate_cfg = composed("analyze", []), composed("translate", [])
+    for key in ("beam_size", "length_penalty", "max_len_a", "max_len_b"):
+        assert analyze_cfg[key] == translate_cfg[key], key
+
+
+@pytest.mark.parametrize(("search", "described"), [
+    ([], "beam search, beam_size=5, length_penalty=1"),
+    (["beam_size=1"], "greedy search"),
+    (["beam_size=3", "length_penalty=0", "max_len_b=4"], "beam search, beam_size=3, length_penalty=0"),
+])
+def test_the_sentence_view_shows_the_translation_nmt_translate_prints_with_the_same_options(
+        search, described, tiny, tmp_path, monkeypatch, capsys):
+    text, checkpoint = "the cat sleeps because it is tired .", tiny / "checkpoints" / "best.pt"
+    status, stdout, stderr = run_analyze(
+        [f"ckpt={checkpoint}", f"paths.data_dir={tmp_path / 'data'}", "sections=[sentence]", f"text='{text}'",
+         "word=it", "threads=1", *search, f"output={tmp_path / 'report'}"], monkeypatch=monkeypatch, capsys=capsys)
+    assert status == 0, stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    numbers = report["sections"][0]["numbers"]
+    printed = io.StringIO()
+    translate(composed("translate", [f"ckpt={checkpoint}", f"text='{text}'", *search]), stdout=printed)
+    assert numbers["translation"] + "\n" == printed.getvalue()
+    assert numbers["search"] == described
+    assert f"sentence: {text!r} -> {numbers['translation']!r} ({described})" in stdout  # beside the sentence
