@@ -2,13 +2,16 @@
 
 Figures are built with `matplotlib.figure.Figure` and saved through the Agg
 canvas, never through pyplot: nothing needs a display, and no global figure
-state leaks between calls (or between test runs).
+state leaks between calls (or between test runs). `save_figure` grows a figure
+whose labels need more room than its size gives them, so no label is cut.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +22,12 @@ from torch import Tensor
 
 from nmt.errors import NMTError
 
+log = logging.getLogger(__name__)
+
 CELL_INCHES = 0.28  # size of one heatmap cell, so labels stay readable for long sentences
 MIN_PANEL_INCHES = 2.5
+FIT_ROUNDS = 3  # times a figure may grow to fit its labels (one is usually enough: see save_figure)
+FIT_MARGIN_INCHES = 0.05  # room left around the contents of a grown figure
 
 
 def check_image_path(path: str, *, key: str) -> None:
@@ -44,7 +51,20 @@ def plot_attention(
     layer: int = -1,
     title: str | None = None,
 ) -> Path:
-    """Save the heatmap of one translation's attention: source pieces on x, target pieces on y.
+    """Save the heatmap of one translation's attention (`attention_figure`) to `path`; returns the file written."""
+    return _save(attention_figure(attention, src_pieces=src_pieces, tgt_pieces=tgt_pieces, layer=layer, title=title),
+                 path)
+
+
+def attention_figure(
+    attention: Tensor,
+    *,
+    src_pieces: Sequence[str],
+    tgt_pieces: Sequence[str],
+    layer: int = -1,
+    title: str | None = None,
+) -> Figure:
+    """The heatmap of one translation's attention: source pieces on x, target pieces on y.
 
     attention (L, H, T, S). With one head (the RNN models) a single panel; with
     several (the Transformer) one panel per head of `layer` plus their average.
@@ -85,7 +105,7 @@ def plot_attention(
     figure.colorbar(image, ax=list(axes[: len(panels)]), shrink=0.8, label="attention weight")
     if title:
         figure.suptitle(title, fontsize=10)
-    return _save(figure, path)
+    return figure
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
@@ -140,10 +160,44 @@ def _plot_series(ax: Any, records: list[dict[str, Any]], key: str, label: str) -
         ax.plot(steps, values, marker="o", markersize=3, label=label)
 
 
+def save_figure(figure: Figure, path: str | Path, *, dpi: float, **savefig_options: Any) -> None:
+    """Save `figure` through the Agg canvas, grown first by as much as its contents reach past its edges.
+
+    Figure sizes are chosen from cell counts, so a long (rotated) tick label can need more room than
+    the figure has; constrained layout then gives up ("axes sizes collapsed") and the label is cut
+    at the edge ("because" printed as "ecause"). After a save, how far the contents reach past each
+    edge is measured (cheap next to drawing); if they do, the figure grows by that much, is laid out
+    again and saved again.
+    """
+    FigureCanvasAgg(figure)
+    for round_ in range(FIT_ROUNDS + 1):
+        with warnings.catch_warnings():  # the collapse is what growing the figure mends
+            warnings.filterwarnings("ignore", message="constrained_layout not applied")
+            figure.savefig(path, dpi=dpi, **savefig_options)
+        width, height = _overflow_inches(figure)
+        if (width, height) == (0.0, 0.0):
+            return
+        if round_ == FIT_ROUNDS:
+            log.warning("%s: some labels still reach past the figure's edges after growing it %d times",
+                        path, FIT_ROUNDS)
+            return
+        figure.set_size_inches(figure.get_size_inches() + (width, height))
+
+
+def _overflow_inches(figure: Figure) -> tuple[float, float]:
+    """How far the drawn contents of `figure` reach past its left + right and bottom + top edges, in inches, with a
+    margin added; (0, 0) when they lie inside it (to within a pixel)."""
+    contents = figure.get_tightbbox(figure.canvas.get_renderer())  # inches, positions of the last draw
+    edges = figure.bbox_inches
+    width = max(0.0, edges.x0 - contents.x0) + max(0.0, contents.x1 - edges.x1)
+    height = max(0.0, edges.y0 - contents.y0) + max(0.0, contents.y1 - edges.y1)
+    pixel = 1.0 / figure.dpi
+    return (width + FIT_MARGIN_INCHES if width > pixel else 0.0, height + FIT_MARGIN_INCHES if height > pixel else 0.0)
+
+
 def _save(figure: Figure, path: str | Path) -> Path:
     path = Path(path)
     path = path if path.suffix else path.with_suffix(".png")  # what savefig itself would write
     path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=120)
+    save_figure(figure, path, dpi=120)
     return path

@@ -5,9 +5,10 @@ import json
 import matplotlib.image
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 from nmt.errors import NMTError
-from nmt.plotting import plot_attention, plot_learning_curves, read_metrics
+from nmt.plotting import attention_figure, plot_attention, plot_learning_curves, read_metrics, save_figure
 
 
 def attention(num_layers: int, num_heads: int, tgt_len: int, src_len: int) -> torch.Tensor:
@@ -54,3 +55,34 @@ def test_broken_metrics_file_names_the_line(tmp_path):
         read_metrics(metrics)
     with pytest.raises(NMTError, match="does not exist"):
         read_metrics(tmp_path / "missing.jsonl")
+
+
+LONG_PIECE = "▁Donaudampfschifffahrtsgesellschaftskapitänsmütze"
+
+
+def labels_outside(figure: Figure) -> list[str]:
+    """The tick labels of `figure` whose drawn extent is not inside the figure: those are cut off in the file."""
+    renderer = figure.canvas.get_renderer()
+    edges = figure.bbox
+    return [label.get_text() for ax in figure.axes for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]
+            if label.get_text() and not (edges.x0 - 0.5 <= label.get_window_extent(renderer).x0
+                                         and label.get_window_extent(renderer).x1 <= edges.x1 + 0.5
+                                         and edges.y0 - 0.5 <= label.get_window_extent(renderer).y0
+                                         and label.get_window_extent(renderer).y1 <= edges.y1 + 0.5)]
+
+
+@pytest.mark.parametrize("num_heads", [1, 4])
+def test_a_long_rotated_label_lies_inside_the_saved_figure(num_heads, tmp_path):
+    figure = attention_figure(attention(1, num_heads, 3, 3), src_pieces=["▁ein", LONG_PIECE, "</s>"],
+                              tgt_pieces=["▁a", "▁hat", "</s>"])
+    save_figure(figure, tmp_path / "long.png", dpi=120)
+    assert labels_outside(figure) == []
+    saved = matplotlib.image.imread(tmp_path / "long.png")
+    assert saved.shape[:2] == (round(figure.get_figheight() * 120), round(figure.get_figwidth() * 120))
+
+
+def test_a_figure_whose_labels_fit_is_saved_at_its_own_size(tmp_path):
+    figure = attention_figure(attention(1, 1, 3, 3), src_pieces=["▁ein", "▁Hut", "</s>"], tgt_pieces=list("abc"))
+    size = tuple(figure.get_size_inches())
+    save_figure(figure, tmp_path / "short.png", dpi=120)
+    assert tuple(figure.get_size_inches()) == size and labels_outside(figure) == []

@@ -23,10 +23,10 @@ from typing import Any
 import matplotlib
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from nmt.analysis.core import SectionResult, Table
+from nmt.plotting import save_figure
 
 HTML_NAME, JSON_NAME, FIGURES_DIR = "report.html", "report.json", "figures"
 FIGURE_DPI = 110  # inline PNGs: sharp on screen, a few tens of kB each
@@ -147,8 +147,8 @@ def _save_figures(result: SectionResult, figures_dir: Path) -> dict[str, str]:
 
 
 def _save_figure(figure: Figure, png_path: Path, svg_path: Path) -> None:
-    FigureCanvasAgg(figure)  # off-screen, never pyplot: no display, no global figure list to leak into
-    figure.savefig(png_path, dpi=FIGURE_DPI)
+    # Off-screen, never pyplot; grown first when its labels need more room than its size gives them.
+    save_figure(figure, png_path, dpi=FIGURE_DPI)
     # The PNG's draw placed the axes (in figure fractions, so for any dpi); laying them out again for
     # the SVG would cost as much as the whole PNG.
     figure.set_layout_engine("none")

@@ -8,12 +8,13 @@ import math
 import re
 from pathlib import Path
 
+import matplotlib.image as plt_image
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from nmt.analysis.core import SectionResult, Table
-from nmt.analysis.report import format_number, json_value, summary_text, write_report
+from nmt.analysis.report import FIGURE_DPI, format_number, json_value, summary_text, write_report
 
 META = {"checkpoint": "runs/a&b/best.pt", "corpus": "tiny en-fr", "split": "test", "sentences": 3,
         "date": "2025-01-01T12:00:00+00:00", "nmt_version": "0.1.0", "seconds": 1.25}
@@ -129,6 +130,22 @@ def test_json_round_trips_the_numbers_with_nan_as_null(written) -> None:
 def test_figures_are_freed_once_saved(written) -> None:
     results, _ = written
     assert all(not figure.axes for figure in results[0].figures.values())
+
+
+def test_a_figure_grows_until_a_long_slanted_label_fits_in_its_png_and_svg(tmp_path: Path) -> None:
+    figure = Figure(figsize=(2, 2), layout="constrained")  # far too small for the label: the layout collapses
+    ax = figure.subplots()
+    ax.imshow(np.eye(2))
+    ax.set_xticks([0, 1], labels=["because", "Donaudampfschifffahrtsgesellschaft"], rotation=60, ha="right",
+                  rotation_mode="anchor")
+    write_report([SectionResult(name="sentence", title="One sentence", figures={"words": figure})],
+                 tmp_path / "report", meta=META)
+    png = plt_image.imread(tmp_path / "report" / "figures" / "sentence-words.png")
+    svg = (tmp_path / "report" / "figures" / "sentence-words.svg").read_text(encoding="utf-8")
+    width_pt, height_pt = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    assert png.shape[0] > 2 * FIGURE_DPI * 1.5 and png.shape[1] > 2 * FIGURE_DPI  # grown from 2 x 2 inches
+    assert (width_pt / 72, height_pt / 72) == pytest.approx((png.shape[1] / FIGURE_DPI, png.shape[0] / FIGURE_DPI),
+                                                            abs=0.02)  # the SVG is the same grown figure
 
 
 def test_the_same_results_write_the_same_files(tmp_path: Path) -> None:
