@@ -79,3 +79,14 @@ def local_corpus() -> Callable[..., CorpusConfig]:
         return CorpusConfig(**values)
 
     return build
+
+
+@pytest.fixture
+def restore_torch_settings():
+    """Training sets process-wide torch threads and determinism; leave other tests as they were."""
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)

@@ -11,7 +11,10 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "nmt"
 # Lower numbers sit lower in the house: a module may import its own wing and anything lower, never higher
 # or sideways. The shared leaves at the package root (checkpoint, errors, tokens, ...) are level 0.
-WING_LEVELS = {"data": 1, "models": 1, "inference": 2, "training": 3, "analysis": 3, "serving": 3, "cli": 4}
+# nmt.api, the Python API, sits above the commands it shares code with.
+WING_LEVELS = {"data": 1, "models": 1, "inference": 2, "training": 3, "analysis": 3, "serving": 3, "cli": 4, "api": 5}
+# The package's __init__ re-exports nmt.api, importing it on first use (and for type checkers).
+ALLOWED_EDGES = {("nmt", "nmt.api")}
 MAX_LINES = 450
 
 
@@ -85,7 +88,8 @@ def test_no_module_imports_one_that_imports_it_back():
 
 def test_wings_import_only_their_own_wing_and_lower_ones():
     upward = [f"{source} -> {target}" for source, targets in GRAPH.items() for target in targets
-              if wing(source) != wing(target) and level(target) >= level(source)]
+              if wing(source) != wing(target) and level(target) >= level(source)
+              and (source, target) not in ALLOWED_EDGES]
     assert not upward, "imports that run up or sideways: " + ", ".join(sorted(upward))
 
 

@@ -37,9 +37,8 @@ from nmt.cli.common import (
 from nmt.data.corpus import LONG_SPLIT, PRONOUN_SPLIT, SPLITS
 from nmt.data.pipeline import load_clean_pairs
 from nmt.data.validation import check_value
-from nmt.device import configure_cpu, resolve_device
 from nmt.errors import NMTError
-from nmt.inference.loading import TextTranslator, load_translator
+from nmt.inference.loading import LoadedTranslator, load_translator
 from nmt.inference.options import DecodingOptions
 from nmt.metrics import (
     PronounAccuracy,
@@ -62,16 +61,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     options = DecodingOptions.from_dict(values)  # type: ignore[arg-type]
     _check_evaluate_keys(values)  # type: ignore[arg-type]
     given, corpora_dir = given_corpus(cfg), data_dir(cfg)
-    configure_cpu(options.threads)
-    device = resolve_device(options.device)
-    loaded = load_translator(checkpoint_paths, options, device=device)  # .pt files or a CTranslate2 export
-    corpus = given or stored_corpus(checkpoint_paths[0], loaded.data_config)
+    translator = load_translator(checkpoint_paths, options)  # .pt files or a CTranslate2 export, as nmt.load opens
+    corpus = given or stored_corpus(checkpoint_paths[0], translator.data_config)
     pairs = load_clean_pairs(corpus, data_dir=corpora_dir)
     if cfg.split not in pairs:
         raise NMTError(f"split={cfg.split} is not in corpus '{corpus.name}'; choose one of {', '.join(pairs)}.")
     split = pairs[cfg.split].select(range(min(cfg.max_sentences or len(pairs[cfg.split]), len(pairs[cfg.split]))))
     sources, references = list(split["src"]), list(split["tgt"])
-    translator = loaded.translator
     start = time.perf_counter()
     hypotheses = translator.translate(sources)
     seconds = time.perf_counter() - start
@@ -81,7 +77,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     report: dict[str, Any] = {
         "checkpoint": " + ".join(str(path) for path in checkpoint_paths),
-        "step": loaded.step,
+        "step": translator.step,
         "corpus": corpus.name,
         "direction": f"{corpus.src_lang}-{corpus.tgt_lang}",
         "split": cfg.split,
@@ -125,7 +121,7 @@ def _check_evaluate_keys(values: dict[str, Any]) -> None:
         raise NMTError(f"output={output} is a file; name a directory for the hypotheses and scores.")
 
 
-def _pronoun_accuracy(translator: TextTranslator, split: Any) -> PronounAccuracy:
+def _pronoun_accuracy(translator: LoadedTranslator, split: Any) -> PronounAccuracy:
     """Score each source with its correct and its contrastive target; count how often the correct one wins."""
     sources, correct, contrast = list(split["src"]), list(split["tgt"]), list(split["contrast"])
     return pronoun_accuracy(

@@ -30,9 +30,8 @@ from omegaconf import DictConfig, OmegaConf
 from nmt.cli.common import log_to_stderr, report_user_errors, required_checkpoints
 from nmt.data.text import decode_lines
 from nmt.data.validation import check_value
-from nmt.device import configure_cpu, resolve_device
 from nmt.errors import NMTError, error_summary
-from nmt.inference.loading import TextTranslator, load_translator
+from nmt.inference.loading import LoadedTranslator, load_translator
 from nmt.inference.options import DecodingOptions
 from nmt.inference.translation import Translation
 
@@ -53,9 +52,7 @@ def translate(cfg: DictConfig, *, stdin: BinaryIO | None = None, stdout: TextIO 
     options = DecodingOptions.from_dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
     _check_translate_keys(cfg)
     prefix = None if cfg.prefix is None else _one_line(cfg.prefix, key="prefix")
-    configure_cpu(options.threads)
-    device = resolve_device(options.device)
-    translator = load_translator(checkpoint_paths, options, device=device).translator  # .pt files or an export
+    translator = load_translator(checkpoint_paths, options)  # .pt files or an export, as nmt.load opens them
     if cfg.text is None and cfg.input is None and cfg.output is None and stdin.isatty():
         return _translate_interactively(translator, cfg, nbest=options.nbest, prefix=prefix, stdin=stdin,
                                         stdout=stdout)
@@ -92,14 +89,14 @@ def _check_translate_keys(cfg: DictConfig) -> None:
         check_image_path(cfg.plot, key="plot")
 
 
-def _translate_lines(translator: TextTranslator, lines: list[str], *, nbest: int, prefix: str | None,
+def _translate_lines(translator: LoadedTranslator, lines: list[str], *, nbest: int, prefix: str | None,
                      plot: bool) -> list[list[Translation]]:
     """Each line's translations, all starting with `prefix` when one is set, with attention when plotting."""
     prefixes = None if prefix is None else [prefix] * len(lines)
     return translator.translate_nbest(lines, nbest=nbest, return_attention=plot, prefixes=prefixes)
 
 
-def _translate_interactively(translator: TextTranslator, cfg: DictConfig, *, nbest: int, prefix: str | None,
+def _translate_interactively(translator: LoadedTranslator, cfg: DictConfig, *, nbest: int, prefix: str | None,
                              stdin: BinaryIO, stdout: TextIO) -> int:
     """A terminal session: each typed line is translated at once (same output as a batch of lines)."""
     count = 0

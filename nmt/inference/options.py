@@ -8,7 +8,7 @@ has loaded. Defaults live in configs/evaluate.yaml and configs/translate.yaml.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
@@ -62,6 +62,11 @@ class DecodingOptions:
         """Build from a command's resolved config, taking only the keys named here (ckpt, split, ... stay)."""
         names = {field.name for field in fields(cls)}
         return from_mapping(cls, {key: value for key, value in values.items() if key in names}, prefix="")
+
+    def replace(self, **changes: Any) -> DecodingOptions:
+        """These options with `changes` (keys of nmt-translate), checked as a command's config is checked:
+        a misspelt key is one `NMTError` listing the valid ones."""
+        return from_mapping(DecodingOptions, {**asdict(self), **changes}, prefix="")
 
     def translator(self, model: Seq2Seq, tokenizer: Tokenizer, *, device: torch.device) -> Translator:
         """The `Translator` these options describe, for `model` on `device` (resolved from `self.device`)."""

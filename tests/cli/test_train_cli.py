@@ -33,15 +33,7 @@ TINY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def restore_torch_settings():
-    """train(cfg) sets process-wide torch threads and determinism; leave other tests as they were."""
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+pytestmark = pytest.mark.usefixtures("restore_torch_settings")  # train(cfg) sets process-wide torch settings
 
 
 def compose_config(overrides: list[str]):

@@ -39,3 +39,13 @@ def test_with_sampling_nbest_counts_samples_and_may_exceed_beam_size():
 def test_bad_sampling_values_are_named_before_anything_loads(key, value):
     with pytest.raises(NMTError, match=rf"^{key}={float(value) if key != 'top_k' else value}"):
         DecodingOptions.from_dict({**EVALUATE_VALUES, "sampling": True, key: value})
+
+
+def test_replace_checks_the_changes_as_a_config_is_checked():
+    options = DecodingOptions.from_dict(EVALUATE_VALUES)
+    assert options.replace(beam_size=2, nbest=2) == DecodingOptions.from_dict({**EVALUATE_VALUES, "beam_size": 2,
+                                                                               "nbest": 2})
+    with pytest.raises(NMTError, match=r"^unknown config key beam_sise; valid keys are: beam_size, nbest, "):
+        options.replace(beam_sise=2)
+    with pytest.raises(NMTError, match=r"^beam_size='2' has the wrong type; expected int"):
+        options.replace(beam_size="2")
