@@ -1,13 +1,17 @@
-"""What every entry point shares: user errors as one line on stderr, logging set-up, the ckpt and data_dir paths,
-and which corpus a checkpoint is scored or analysed on."""
+"""What every entry point shares: user errors and interruptions as one line on stderr, logging set-up, the ckpt and
+data_dir paths, and which corpus a checkpoint is scored or analysed on."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from types import FrameType
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,7 +27,8 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def report_user_errors(fn: F) -> F:
-    """Turn an `NMTError` raised inside `fn` into `error: <message>` on stderr and exit 2."""
+    """Turn an `NMTError` raised inside `fn` into `error: <message>` on stderr and exit 2, and an interruption
+    (Ctrl-C, or SIGTERM under `sigterm_interrupts`) into one line and exit 128 + the signal's number (130, 143)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -32,11 +37,51 @@ def report_user_errors(fn: F) -> F:
         except NMTError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            sys.exit(130)
+        except KeyboardInterrupt as interruption:
+            signum = getattr(interruption, "signum", signal.SIGINT)
+            print("interrupted" if signum == signal.SIGINT else f"interrupted by {signal.Signals(signum).name}",
+                  file=sys.stderr)
+            sys.exit(128 + signum)
 
     return wrapper  # type: ignore[return-value]
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal raised as Ctrl-C raises KeyboardInterrupt, so the same clean-up runs; `signum` names it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While entered, SIGTERM interrupts the main thread as Ctrl-C does (`Interrupted`): `finally` blocks and
+    context managers clean up on the way out, and `report_user_errors` says so and exits 143.
+
+    For commands that stop where they are (nmt-prepare: its unfinished cache folder is removed); nmt-train
+    instead stops at its next update boundary (`nmt.training.stopping`). Forked worker processes, which
+    inherit the handler, still die of the signal. Outside the main thread, or when the process ignores
+    SIGTERM, nothing is installed.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        yield
+        return
+    owner = os.getpid()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:  # a forked worker: end as the default handler would
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        # None: the previous handler was not installed from Python; the default is the closest.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def data_overrides_need_a_preset(main: F) -> F:

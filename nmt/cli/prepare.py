@@ -7,7 +7,9 @@
 
 Composes configs/prepare.yaml, which includes configs/config.yaml: the same data and
 tokenizer groups as nmt-train, so a later `nmt-train` with the same overrides starts from
-the cache in seconds.
+the cache in seconds. Ctrl-C or SIGTERM stops it where it is: the unfinished cache folder
+(.<name>.tmp under paths.data_dir) is removed, one line on stderr says it was interrupted
+and the exit status is 128 + the signal's number (130, 143), as for the other commands.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli.common import data_dir, quiet_third_party_logs, report_user_errors
+from nmt.cli.common import data_dir, quiet_third_party_logs, report_user_errors, sigterm_interrupts
 from nmt.data.corpus import CorpusConfig
 from nmt.data.pipeline import PreparedCorpus, prepare_corpus
 from nmt.data.tokenizer import TokenizerConfig
@@ -32,7 +34,9 @@ def prepare(cfg: DictConfig) -> PreparedCorpus:
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     quiet_third_party_logs()
-    print(prepare(cfg).summary)
+    with sigterm_interrupts():
+        prepared = prepare(cfg)
+    print(prepared.summary)
 
 
 if __name__ == "__main__":

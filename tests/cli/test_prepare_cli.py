@@ -4,8 +4,10 @@ prints its summary, writes only the cache, and reports mistakes in one line."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,50 @@ def test_user_mistake_is_one_line_on_stderr_and_exit_status_2(tmp_path):
         "error: data=local needs data.local_dir=DIR, a directory of {split}.{lang}[.gz], TSV or JSONL files"
     ]
     assert not list(tmp_path.iterdir())
+
+
+# nmt-prepare whose cleaning stage, reached once the corpus is read into the scratch folder's Arrow
+# files, says so on stderr and waits: the moment to send it a signal, the same on every run.
+SLOW_PREPARE = """
+import sys, time
+import nmt.data.pipeline
+from nmt.cli import prepare
+
+def clean_splits_slowly(*args, **kwargs):
+    print("cleaning", file=sys.stderr, flush=True)
+    time.sleep(60)
+    raise AssertionError("the signal did not stop nmt-prepare")
+
+nmt.data.pipeline.clean_splits = clean_splits_slowly
+prepare.main()
+"""
+
+
+def test_sigterm_while_preparing_removes_the_scratch_folder_and_says_it_was_interrupted(corpus_dir, tmp_path):
+    script, data = tmp_path / "slow_prepare.py", tmp_path / "data"
+    script.write_text(SLOW_PREPARE, encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    victim = subprocess.Popen(
+        [sys.executable, str(script), "data=local", f"data.local_dir={corpus_dir}",
+         "data.local_splits.validation=valid", "data.vocab_size=60", f"paths.data_dir={data}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        before = []
+        for line in victim.stderr:  # ends at "cleaning", or at EOF if the command failed first
+            before.append(line)
+            if line.strip() == "cleaning":
+                break
+        assert before and before[-1].strip() == "cleaning", "".join(before)
+        scratch = list(data.glob(".*.tmp"))
+        assert len(scratch) == 1 and any(scratch[0].rglob("*.arrow"))  # the corpus read into it
+        start = time.monotonic()
+        victim.send_signal(signal.SIGTERM)
+        stdout, after = victim.communicate(timeout=30)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    assert victim.returncode == 128 + signal.SIGTERM, "".join(before) + after
+    assert after.splitlines() == ["interrupted by SIGTERM"] and stdout == ""
+    assert time.monotonic() - start < 20  # stopped where it was, not after the stage
+    assert list(data.iterdir()) == []  # no scratch folder, no half-made cache
