@@ -28,7 +28,7 @@ from nmt.data.tokenizer import Tokenizer
 from nmt.errors import NMTError
 from nmt.inference.ctranslate2_translation import CTranslate2Translator
 from nmt.inference.explanation import Explanation
-from nmt.inference.loading import load_translator
+from nmt.inference.loading import LoadedTranslator, load_translator
 from nmt.inference.options import DecodingOptions
 from nmt.inference.translation import Translation, Translator
 from nmt.serving.config import ModelSource
@@ -130,8 +130,7 @@ class ServedModel:
 class _Decoder:
     """A loaded model in the process that decodes: its translators, one per distinct request settings."""
 
-    translator: Translator | CTranslate2Translator  # built with the server's default options
-    device: torch.device
+    loaded: LoadedTranslator  # with the server's default options
     _translators: dict[DecodingOptions, Translator | CTranslate2Translator] = field(default_factory=dict)
 
     def translator_for(self, options: DecodingOptions) -> Translator | CTranslate2Translator:
@@ -139,11 +138,9 @@ class _Decoder:
         if options not in self._translators:
             if len(self._translators) >= MAX_KEPT_TRANSLATORS:
                 self._translators.clear()
-            if isinstance(self.translator, Translator):
-                built = options.translator(self.translator.model, self.translator.tokenizer, device=self.device)
-            else:
-                built = self.translator.with_search(beam_size=options.beam_size, length_penalty=options.length_penalty)
-            self._translators[options] = built
+            translator = self.loaded.with_options(options).translator
+            assert isinstance(translator, (Translator, CTranslate2Translator))  # a single model, never an ensemble
+            self._translators[options] = translator
         return self._translators[options]
 
     def decode(self, key: DecodeKey, jobs: list[SentenceJob]) -> list[SentenceResult]:
@@ -186,13 +183,12 @@ def load_model(source: ModelSource, options: DecodingOptions, *, device: torch.d
     loaded = load_translator([source.path], options, device=device)
     translator = loaded.translator
     assert isinstance(translator, (Translator, CTranslate2Translator))
-    data_config = loaded.data_config
-    source_language, target_language = data_config.get("src_lang"), data_config.get("tgt_lang")
+    source_language, target_language = loaded.source_language, loaded.target_language
     if not (isinstance(source_language, str) and isinstance(target_language, str)):
         raise NMTError(f"{source.path} records no source and target language; serve it under a name of your "
                        f"choice with models={{xx-yy: {source.path}}}.")
     handle = uuid.uuid4().hex
-    _DECODERS[handle] = _Decoder(translator, device)
+    _DECODERS[handle] = _Decoder(loaded)
     return ServedModel(name=source.name or f"{source_language}-{target_language}", source_language=source_language,
                        target_language=target_language, path=source.path, tokenizer=translator.tokenizer,
                        source_limit=translator.source_limit, handle=handle,
