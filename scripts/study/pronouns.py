@@ -88,12 +88,12 @@ EXPERIMENT = Experiment(
     name="pronouns",
     title="Pronoun resolution (it → il / elle / ils / elles)",
     paper="Contrastive evaluation as in Sennrich 2017 (How Grammatical is Character-level NMT?, EACL) and "
-          "Müller et al. 2018 (ContraPro, WMT); the sample corpus's Winograd-style pairs (README, Sample)",
+          "Müller et al. 2018 (ContraPro, WMT); the sample corpus's Winograd-style pairs (docs: Getting started)",
     published=(("No published number for this corpus; the demo Transformer of `make demo` (2 min 15 s of "
                 "training) scores near chance: nmt-evaluate prints its accuracy per pronoun."),),
     compared=("rnn_plain, rnn_bahdanau, rnn_luong and the Transformer: contrastive accuracy per pronoun at the "
               "study's budget. Trained longer (100,000 pairs, 3,000 updates; the Transformer as "
-              "`experiment=sample_pronouns`), every one of them passes 95 % on every pronoun: README, Pronoun "
+              "`experiment=sample_pronouns`), every one of them passes 95 % on every pronoun: docs, Results, Pronoun "
               "resolution."),
     variants=VARIANTS,
     splits=("test",),
