@@ -4,6 +4,11 @@ Every score is computed by sacrebleu on detokenized, case-sensitive text with it
 default settings (BLEU: 13a tokenizer, exponential smoothing) and reported with
 its signature, so numbers are comparable with published ones (Post 2018). Never
 feed SentencePiece pieces here: tokenized BLEU is not sacrebleu BLEU.
+
+Beside it, lowercased BLEU (`case:lc`): the Multi30k literature reports BLEU of
+Moses-tokenized, lowercased text scored with multi-bleu.perl; sacrebleu's
+`lowercase=True` with the 13a tokenizer on the same detokenized output is the
+closest reproducible form of that (close to those figures, not identical).
 """
 
 from __future__ import annotations
@@ -57,6 +62,11 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> Score:
     return _corpus_score(BLEU(), "BLEU", hypotheses, references)
 
 
+def corpus_bleu_lowercased(hypotheses: Sequence[str], references: Sequence[str]) -> Score:
+    """Corpus BLEU after lowercasing hypotheses and references, 13a-tokenized: how Multi30k papers report BLEU."""
+    return _corpus_score(BLEU(lowercase=True, tokenize="13a"), "BLEU lowercased", hypotheses, references)
+
+
 def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> Score:
     """Corpus chrF (Popović 2015): character n-gram F-score, beta = 2."""
     return _corpus_score(CHRF(), "chrF", hypotheses, references)
@@ -71,9 +81,10 @@ def corpus_ter(hypotheses: Sequence[str], references: Sequence[str]) -> Score:
 
 
 def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Score]:
-    """{"bleu", "chrf", "ter"} for one system."""
+    """{"bleu", "bleu_lc", "chrf", "ter"} for one system; "bleu_lc" is corpus_bleu_lowercased."""
     return {
         "bleu": corpus_bleu(hypotheses, references),
+        "bleu_lc": corpus_bleu_lowercased(hypotheses, references),
         "chrf": corpus_chrf(hypotheses, references),
         "ter": corpus_ter(hypotheses, references),
     }
@@ -93,12 +104,14 @@ def _corpus_score(metric: BLEU | CHRF | TER, name: str, hypotheses: Sequence[str
 
 @dataclass(frozen=True)
 class LengthBucket:
-    """BLEU of the sentences whose source has `low`..`high` words (`high` None = no upper bound)."""
+    """BLEU (cased, and lowercased) of the sentences whose source has `low`..`high` words (`high` None = no upper
+    bound)."""
 
     low: int
     high: int | None
     num_sentences: int
     bleu: float | None  # None for an empty bucket
+    bleu_lc: float | None  # corpus_bleu_lowercased; None for an empty bucket
 
     @property
     def label(self) -> str:
@@ -121,7 +134,7 @@ def bleu_by_length(
     """BLEU per source-length bucket (length in whitespace words), as in Bahdanau et al. 2015, fig. 2.
 
     edges (10, 20, 30, 40) give the buckets 1-10, 11-20, 21-30, 31-40 and 41+.
-    Each bucket's BLEU is a corpus BLEU over its own sentences.
+    Each bucket's BLEU (cased and lowercased) is a corpus BLEU over its own sentences.
     """
     check_length_edges(edges)
     if not len(sources) == len(hypotheses) == len(references):
@@ -137,17 +150,19 @@ def bleu_by_length(
         members[bucket].append(index)
     buckets = []
     for (low, high), rows in zip(bounds, members):
-        bleu = corpus_bleu([hypotheses[i] for i in rows], [references[i] for i in rows]).score if rows else None
-        buckets.append(LengthBucket(low=low, high=high, num_sentences=len(rows), bleu=bleu))
+        texts = [hypotheses[i] for i in rows], [references[i] for i in rows]
+        buckets.append(LengthBucket(low=low, high=high, num_sentences=len(rows),
+                                    bleu=corpus_bleu(*texts).score if rows else None,
+                                    bleu_lc=corpus_bleu_lowercased(*texts).score if rows else None))
     return buckets
 
 
 def format_length_table(buckets: Sequence[LengthBucket]) -> str:
-    """A plain-text table: source length, number of sentences, BLEU."""
-    lines = [f"{'source words':>12}  {'sentences':>9}  {'BLEU':>6}"]
+    """A plain-text table: source length, number of sentences, BLEU, lowercased BLEU."""
+    lines = [f"{'source words':>12}  {'sentences':>9}  {'BLEU':>6}  {'BLEU lc':>7}"]
     for bucket in buckets:
-        bleu = "-" if bucket.bleu is None else f"{bucket.bleu:.2f}"
-        lines.append(f"{bucket.label:>12}  {bucket.num_sentences:>9}  {bleu:>6}")
+        bleu, bleu_lc = ("-" if value is None else f"{value:.2f}" for value in (bucket.bleu, bucket.bleu_lc))
+        lines.append(f"{bucket.label:>12}  {bucket.num_sentences:>9}  {bleu:>6}  {bleu_lc:>7}")
     return "\n".join(lines)
 
 

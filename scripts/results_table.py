@@ -9,9 +9,10 @@ update and validation score it was chosen at), checkpoints/last.pt (seed, precis
 epochs, updates and the training time summed over resumes), train.log (why training stopped: the
 last line nmt-train wrote about it) and the nmt-evaluate scores beside best.pt for --split (beam
 search; the newest when there are several). Prints two markdown tables: one row per run with its
-results, and BLEU by source length with one column per run. --figure STEM also draws BLEU by
-source length per model and direction, the mean over seeds with a min-max band, as STEM.png and
-STEM.svg.
+results, and BLEU by source length with one column per run. "BLEU lc" is nmt-evaluate's lowercased
+BLEU, the metric of the Multi30k papers; "—" where the scores were written before nmt-evaluate
+computed it. --figure STEM also draws BLEU by source length per model and direction, the mean over
+seeds with a min-max band, as STEM.png and STEM.svg.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class RunResult:
     best_step: int | None
     metric: str
     best_value: float | None  # validation score of best.pt
-    scores: dict[str, float]  # bleu, chrf, ter on --split
+    scores: dict[str, float]  # bleu, bleu_lc (absent from older evaluations), chrf, ter on --split
     length_bleu: list[tuple[str, int, float | None]]  # (source words, sentences, BLEU), shortest first
 
     @property
@@ -130,7 +131,7 @@ def read_run(directory: Path, *, split: str = "test") -> RunResult:
         updates=state.get("step"), train_seconds=state.get("elapsed_s"), stopped_by=stopped_by,
         best_epoch=best.metrics.get("epoch"), best_step=best.step, metric=trainer.get("metric", "bleu"),
         best_value=best.metrics.get(f"val_{trainer.get('metric', 'bleu')}"),
-        scores={name: report[name]["score"] for name in ("bleu", "chrf", "ter") if name in report},
+        scores={name: report[name]["score"] for name in ("bleu", "bleu_lc", "chrf", "ter") if name in report},
         length_bleu=[(bucket["source_words"], bucket["sentences"], bucket["bleu"])
                      for bucket in report["bleu_by_length"]],
     )
@@ -154,13 +155,14 @@ def _duration(seconds: float | None) -> str:
 def results_table(runs: Sequence[RunResult]) -> str:
     """One markdown row per run."""
     header = ["model", "direction", "seed", "precision", "parameters", "epochs", "updates", "training time",
-              "stopped by", "best at epoch", "val", "test BLEU", "chrF", "TER"]
+              "stopped by", "best at epoch", "val", "test BLEU", "BLEU lc", "chrF", "TER"]
     rows = [[run.model, run.direction, _text(run.seed), run.precision or "",
              f"{run.parameters / 1e6:.1f} M", _text(run.epochs), "" if run.updates is None else f"{run.updates:,}",
              _duration(run.train_seconds) + (f" ({run.threads} thread{'s' * (run.threads != 1)})"
                                              if run.threads else ""),
              run.stopped_by, _text(run.best_epoch), f"{run.metric} {_number(run.best_value)}",
-             f"**{_number(run.scores.get('bleu'))}**", _number(run.scores.get("chrf")), _number(run.scores.get("ter"))]
+             f"**{_number(run.scores.get('bleu'))}**", _number(run.scores.get("bleu_lc")) or "—",
+             _number(run.scores.get("chrf")), _number(run.scores.get("ter"))]
             for run in runs]
     return _markdown(header, rows)
 

@@ -13,7 +13,7 @@ from tiny_checkpoint import PAIRS, build_tiny_checkpoint, one_cpu_thread, write_
 
 from nmt.cli.evaluate import evaluate
 from nmt.errors import NMTError
-from nmt.metrics import corpus_bleu
+from nmt.metrics import corpus_bleu, corpus_bleu_lowercased
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,7 @@ def test_scores_print_with_signatures_and_are_written_beside_the_checkpoint(run_
     report = evaluate(config(run_dir, "beam_size=2"))
     printed = capsys.readouterr().out
     assert "BLEU = " in printed and "nrefs:1|case:mixed|eff:no|tok:13a" in printed
+    assert "BLEU lowercased = " in printed and "nrefs:1|case:lc|eff:no|tok:13a" in printed
     assert "chrF = " in printed and "TER = " in printed and "BLEU by source length" in printed
     stem = run_dir / "checkpoints" / "best.tiny.test.beam2"
     hypotheses = Path(f"{stem}.hyp.txt").read_text(encoding="utf-8").splitlines()
@@ -41,7 +42,12 @@ def test_scores_print_with_signatures_and_are_written_beside_the_checkpoint(run_
     assert written["num_sentences"] == len(hypotheses) == 6  # the corpus stored in the checkpoint: its test split
     references = [t for _, t in PAIRS[-6:]]
     assert written["bleu"]["score"] == pytest.approx(corpus_bleu(hypotheses, references).score)
+    lowercased = corpus_bleu_lowercased(hypotheses, references)
+    assert written["bleu_lc"]["score"] == pytest.approx(lowercased.score)
+    assert written["bleu_lc"]["signature"] == lowercased.signature
+    assert f"BLEU lowercased = {lowercased.score:.2f}  ({lowercased.signature})" in printed
     assert sum(row["sentences"] for row in written["bleu_by_length"]) == 6
+    assert all({"bleu", "bleu_lc"} <= set(row) for row in written["bleu_by_length"])
     assert written["pronoun_accuracy"] is None
 
 
@@ -102,8 +108,9 @@ def test_command_prints_bleu_and_adds_no_run_directory(run_dir, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "nmt.cli.evaluate", f"ckpt={run_dir / 'checkpoints' / 'best.pt'}",
          f"paths.data_dir={run_dir / 'data'}", "beam_size=1", "threads=1", f"output={tmp_path / 'scores'}"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        check=False, capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "BLEU = " in result.stdout and "tok:13a" in result.stdout
+    assert "BLEU lowercased = " in result.stdout and "case:lc" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores"]

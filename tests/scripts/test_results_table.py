@@ -45,10 +45,23 @@ def test_a_finished_run_becomes_one_row_with_its_training_and_its_scores(run_dir
     scores = scores_of(run_dir)
     assert row[0] == "| transformer" and row[1] == "en→fr" and row[2] == "3" and row[3] == "32"
     assert row[6] == "6" and row[8] == "max_steps=6 reached"
-    assert row[11:] == [f"**{scores['bleu']['score']:.2f}**", f"{scores['chrf']['score']:.2f}",
-                        f"{scores['ter']['score']:.2f} |"]
+    assert table.splitlines()[0].endswith("| test BLEU | BLEU lc | chrF | TER |")
+    assert row[11:] == [f"**{scores['bleu']['score']:.2f}**", f"{scores['bleu_lc']['score']:.2f}",
+                        f"{scores['chrf']['score']:.2f}", f"{scores['ter']['score']:.2f} |"]
     assert [line.split(" | ")[0] for line in lengths.splitlines()[2:]] == ["| 1-5", "| 6-10", "| 11+"]
     assert "transformer en→fr seed 3" in lengths.splitlines()[0]
+
+
+def test_scores_written_before_lowercased_bleu_show_a_dash_in_its_column(run_dir, tmp_path, capsys):
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    path = results_table.scores_path(copy / "checkpoints" / "best.pt", "test")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    del report["bleu_lc"]
+    path.write_text(json.dumps(report), encoding="utf-8")
+    assert results_table.main([str(copy)]) == 0
+    row = capsys.readouterr().out.split("\n\n")[0].splitlines()[2].split(" | ")
+    assert row[11:] == [f"**{report['bleu']['score']:.2f}**", "—", f"{report['chrf']['score']:.2f}",
+                        f"{report['ter']['score']:.2f} |"]
 
 
 def test_a_run_whose_log_never_said_it_stopped_is_unfinished(run_dir, tmp_path):
