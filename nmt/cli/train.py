@@ -1,10 +1,16 @@
 """nmt-train: prepare the corpus, build the model from its config group, train, save checkpoints.
 
+    nmt-train                                        # the sample corpus's Transformer, trained by its recipe
+    nmt-train data=multi30k model=rnn_bahdanau       # Multi30k with the published rnn_bahdanau schedule
     nmt-train experiment=sample_demo
     nmt-train model=rnn_luong model.score=general trainer.max_epochs=20
     nmt-train -m model=rnn_bahdanau,rnn_luong,transformer trainer.max_time=00:20:00
     nmt-train hydra.run.dir=outputs/run1 trainer.resume=true     # continue a killed run
     torchrun --standalone --nproc_per_node=2 -m nmt.cli.train hydra.run.dir=outputs/ddp   # two processes
+
+The batch size, learning rate, warm-up and budget come from configs/recipe/<data>_<model>.yaml
+where one exists for the chosen corpus and model (the Hydra defaults list picks it), so the
+bare command learns; `--cfg job` shows the composed values and any override on the command line wins.
 
 Each run writes into its Hydra output directory: .hydra/ (the resolved config),
 train.log, metrics.jsonl, tensorboard/, validation/ and checkpoints/. SIGINT/SIGTERM

@@ -49,7 +49,7 @@ from nmt.training.loss import label_smoothed_loss
 from nmt.training.resume import training_state_to_resume
 from nmt.training.run_directory import RunDirectoryLock, write_error
 from nmt.training.run_log import LossMeter, RunLogger, SilentRunLogger
-from nmt.training.schedules import EarlyStopping, LearningRateSchedule, resolve_schedule
+from nmt.training.schedules import EarlyStopping, LearningRateSchedule, resolve_schedule, warmup_outlasts_budget
 from nmt.training.stopping import StopOnSignal
 from nmt.training.validation import Validator
 
@@ -147,6 +147,7 @@ class Trainer:
         self._clock_start = time.monotonic()
         log.info("training %s (%s parameters) on %s, lr schedule %s, from step %d", type(self.model).__name__,
                  f"{self.model.num_parameters():,}", self.device, self.schedule.kind, self.step)
+        self._warn_if_warmup_outlasts_budget()
         self.model.train()
         try:
             with self._signals:
@@ -191,11 +192,25 @@ class Trainer:
             self._save(periodic=False, best=False)
         return stop_reason, stop_signal
 
+    def _epoch_batches(self) -> list[np.ndarray]:
+        """The current epoch's batch plan (row indices per batch); every epoch has as many batches, in a new order."""
+        return token_batches(self.inputs.train.src_lengths, self.inputs.train.tgt_lengths,
+                             batch_tokens=self.config.batch_tokens, shuffle=True, seed=self.config.seed, epoch=self.epoch)
+
+    def _warn_if_warmup_outlasts_budget(self) -> None:
+        """Say so at the start when max_epochs/max_steps end the run before the learning rate reaches trainer.lr."""
+        if not self.ranks.is_main or not self.config.warmup_steps:
+            return
+        per_update = self.config.accumulate * self.ranks.world_size
+        warning = warmup_outlasts_budget(
+            warmup_steps=self.config.warmup_steps, updates_per_epoch=math.ceil(len(self._epoch_batches()) / per_update),
+            max_epochs=self.config.max_epochs, max_steps=self.config.max_steps)
+        if warning is not None:
+            log.warning(warning)
+
     def _train_epoch(self) -> str | None:
         """Run the rest of the current epoch; returns a stop reason when one fires mid-epoch."""
-        batches = token_batches(self.inputs.train.src_lengths, self.inputs.train.tgt_lengths,
-                                batch_tokens=self.config.batch_tokens, shuffle=True,
-                                seed=self.config.seed, epoch=self.epoch)
+        batches = self._epoch_batches()
         progress = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch}", unit="batch",
                         file=sys.stderr, disable=not (sys.stderr.isatty() and self.ranks.is_main), leave=False, dynamic_ncols=True)
         with progress:

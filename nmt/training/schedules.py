@@ -113,3 +113,25 @@ def resolve_schedule(choice: str, model_config: dict[str, Any]) -> str:
     if choice != "auto":
         return choice
     return "inverse_sqrt" if str(model_config.get("_target_", "")).endswith("Transformer") else "plateau"
+
+
+def warmup_outlasts_budget(*, warmup_steps: int, updates_per_epoch: int, max_epochs: int, max_steps: int) -> str | None:
+    """A sentence naming the numbers when the run's update budget ends before its warm-up does; None otherwise.
+
+    The budget is the smaller of max_epochs x updates_per_epoch and max_steps (0 = no limit); a run
+    bounded only by max_time or early stopping has no budget known in advance, so it is never warned.
+    """
+    budgets = []
+    if max_epochs:
+        budgets.append((max_epochs * updates_per_epoch,
+                        f"trainer.max_epochs={max_epochs} x {updates_per_epoch} updates per epoch"))
+    if max_steps:
+        budgets.append((max_steps, f"trainer.max_steps={max_steps}"))
+    if not warmup_steps or not budgets:
+        return None
+    updates, limit = min(budgets)
+    if updates >= warmup_steps:
+        return None
+    return (f"the run stops after {updates:,} updates ({limit}) but trainer.warmup_steps={warmup_steps}: the learning "
+            f"rate never gets past {updates / warmup_steps:.0%} of trainer.lr; lower trainer.warmup_steps or raise "
+            "that limit")

@@ -56,6 +56,17 @@ def test_multi30k_experiments_translate_german_to_english():
         assert (cfg.data.name, cfg.data.src_lang, cfg.data.tgt_lang) == ("multi30k", "de", "en")
 
 
+def test_cfg_job_shows_the_recipe_values_and_the_command_line_override(tmp_path):
+    shown = subprocess.run([sys.executable, "-m", "nmt.cli.train", "model=rnn_luong", "trainer.lr=5e-4", "--cfg", "job"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True).stdout
+    cfg = OmegaConf.create(shown)
+    recipe = OmegaConf.load(REPO / "configs" / "recipe" / "sample_rnn.yaml")
+    group = OmegaConf.load(REPO / "configs" / "model" / "rnn_luong.yaml")
+    assert cfg.model.decoder_hidden_dim == recipe.model.decoder_hidden_dim != group.decoder_hidden_dim
+    assert cfg.trainer.max_epochs == recipe.trainer.max_epochs
+    assert cfg.trainer.lr == 5e-4  # the command line beats the recipe's lr
+
+
 def test_train_on_a_tiny_sample_corpus_writes_checkpoints_and_metrics(tmp_path):
     cfg = compose_config([*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_steps=30",
                           "trainer.validate_every=15"])

@@ -16,6 +16,7 @@ from toy_run import TINY_RNN, TINY_TRANSFORMER, build_toy_inputs, trainer_config
 
 import nmt.training.loop
 from nmt.checkpoint import load_checkpoint, save_checkpoint
+from nmt.data.batching import token_batches
 from nmt.errors import NMTError
 from nmt.models import build_model
 from nmt.training.config import seed_everything
@@ -139,6 +140,20 @@ def test_max_epochs_stops_at_the_end_of_an_epoch(tmp_path, toy_inputs):
     assert result.epoch == 1
     state = load_checkpoint(tmp_path / "checkpoints" / "last.pt").training_state
     assert (state["epoch"], state["batch_in_epoch"]) == (2, 0)
+
+
+def test_a_run_that_ends_before_its_warmup_does_warns_at_the_start_naming_the_numbers(tmp_path, toy_inputs, caplog):
+    with caplog.at_level(logging.INFO):
+        make_trainer(toy_inputs, tmp_path, max_steps=0, max_epochs=1, validate_every=0, warmup_steps=4000).fit()
+    updates_per_epoch = len(token_batches(toy_inputs.train.src_lengths, toy_inputs.train.tgt_lengths,
+                                          batch_tokens=256, shuffle=True, seed=1, epoch=1))
+    expected = (f"the run stops after {updates_per_epoch} updates (trainer.max_epochs=1 x {updates_per_epoch} "
+                "updates per epoch) but trainer.warmup_steps=4000")
+    warned = [index for index, record in enumerate(caplog.records)
+              if record.levelno == logging.WARNING and record.getMessage().startswith(expected)]
+    first_validation = next(index for index, record in enumerate(caplog.records)
+                            if record.getMessage().startswith("validation step="))
+    assert warned and warned[0] < first_validation
 
 
 def test_rnn_with_bf16_autocast_plateau_schedule_and_accumulation_trains(tmp_path, toy_inputs):

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from nmt.training.schedules import EarlyStopping, LearningRateSchedule
+from nmt.training.schedules import EarlyStopping, LearningRateSchedule, warmup_outlasts_budget
 
 
 def schedule(kind: str, **overrides) -> LearningRateSchedule:
@@ -79,3 +79,27 @@ def test_early_stopping_with_zero_patience_never_stops():
     restored = EarlyStopping(mode="min", patience=0)
     restored.load_state_dict(stopping.state_dict())
     assert (restored.best, restored.best_step, restored.bad_validations) == (1.0, 0, 3)
+
+
+def test_a_budget_that_ends_inside_the_warmup_is_named_with_its_numbers():
+    # The first run a new user made: 30 epochs of 85 updates against the 4,000 updates of warm-up.
+    warning = warmup_outlasts_budget(warmup_steps=4000, updates_per_epoch=85, max_epochs=30, max_steps=0)
+    assert warning == ("the run stops after 2,550 updates (trainer.max_epochs=30 x 85 updates per epoch) but "
+                       "trainer.warmup_steps=4000: the learning rate never gets past 64% of trainer.lr; lower "
+                       "trainer.warmup_steps or raise that limit")
+
+
+def test_the_smaller_of_the_epoch_and_step_budgets_is_the_one_named():
+    warning = warmup_outlasts_budget(warmup_steps=400, updates_per_epoch=100, max_epochs=30, max_steps=300)
+    assert warning is not None and "after 300 updates (trainer.max_steps=300)" in warning
+
+
+@pytest.mark.parametrize(("warmup_steps", "max_epochs", "max_steps"), [
+    (400, 4, 0),   # the warm-up ends with the last update
+    (0, 1, 0),     # no warm-up
+    (400, 0, 0),   # bounded by max_time or early stopping only: no budget known in advance
+    (400, 0, 500),
+])
+def test_no_warning_when_the_warmup_ends_within_the_budget(warmup_steps, max_epochs, max_steps):
+    assert warmup_outlasts_budget(warmup_steps=warmup_steps, updates_per_epoch=100, max_epochs=max_epochs,
+                                  max_steps=max_steps) is None
