@@ -5,8 +5,9 @@
     python scripts/load_test.py --ckpt best.pt --decoders process thread      # both, side by side
 
 For each model (the checkpoint, then the CTranslate2 export if given) it prints:
-1. offline: the same sentences translated in-process by the translator nmt-serve builds (all at once, and
-   one sentence at a time), and the `nmt-translate input=` command's wall time (start-up included);
+1. offline: the same sentences translated in-process by the translator nmt-serve builds (all at once, in
+   arrival-order batches of 32, and one sentence at a time), and the `nmt-translate input=` command's wall
+   time (start-up included);
 2. served, closed loop: 1 / 8 / 32 / 128 clients, each sending one sentence per request until the
    sentences are used up: sentences/s, p50/p95/p99 latency, errors; the ratio to offline throughput;
 3. overload: requests sent open-loop at 4x the measured capacity for --overload-seconds: answered,
@@ -38,6 +39,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+ARRIVAL_BATCH = 32
 DEFAULT_INPUT = REPO.parent / "shared" / "data" / "multi30k" / "test_2016_flickr.de.gz"
 
 
@@ -90,6 +92,10 @@ def offline(model_path: str, sentences: list[str], args: argparse.Namespace) -> 
     started = time.perf_counter()
     translator.translate(sentences)
     batch_seconds = time.perf_counter() - started
+    started = time.perf_counter()  # what 32 clients can give the server at most: 32 sentences in arrival order
+    for start in range(0, len(sentences), ARRIVAL_BATCH):
+        translator.translate(sentences[start:start + ARRIVAL_BATCH])
+    arrival_seconds = time.perf_counter() - started
     singles = []
     for sentence in sentences[: args.single_sentences]:
         started = time.perf_counter()
@@ -106,7 +112,7 @@ def offline(model_path: str, sentences: list[str], args: argparse.Namespace) -> 
         command_seconds = time.perf_counter() - started
         os.unlink(f"{source.name}.out")
     return {"sentences_per_s": len(sentences) / batch_seconds, "single_ms": statistics.median(singles) * 1000,
-            "command_s": command_seconds}
+            "command_s": command_seconds, "arrival_per_s": len(sentences) / arrival_seconds}
 
 
 def server_settings(model_path: str, args: argparse.Namespace, *, port: int) -> dict:
@@ -244,7 +250,8 @@ def measure(label: str, model_path: str, sentences: list[str], args: argparse.Na
     print(f"\n### {label}: {model_path}\n")
     print(f"offline, in-process: {base['sentences_per_s']:.1f} sentences/s; one sentence alone: "
           f"{base['single_ms']:.1f} ms (median of {args.single_sentences}); nmt-translate input= command: "
-          f"{base['command_s']:.1f} s wall (start-up included)\n")
+          f"{base['command_s']:.1f} s wall (start-up included); in arrival-order batches of {ARRIVAL_BATCH} (what "
+          f"{ARRIVAL_BATCH} clients can make): {base['arrival_per_s']:.1f} sentences/s\n")
     for decoder in args.decoders:
         print(f"\nserved, decoder={decoder}:\n")
         served(model_path, sentences, args, base, decoder=decoder)
@@ -254,8 +261,8 @@ def served(model_path: str, sentences: list[str], args: argparse.Namespace, base
            decoder: str) -> None:
     process, url = start_server(model_path, args, decoder=decoder)
     try:
-        print("| clients | sentences/s | x offline | p50 ms | p95 ms | p99 ms | errors |")
-        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(f"| clients | sentences/s | x offline | x offline in {ARRIVAL_BATCH}s | p50 ms | p95 ms | p99 ms | errors |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         capacity = 0.0
         for clients in args.clients:
             tally, seconds = asyncio.run(closed_loop(url, sentences, clients))
@@ -264,7 +271,8 @@ def served(model_path: str, sentences: list[str], args: argparse.Namespace, base
             capacity = max(capacity, rate)
             extra = f" (p50 {statistics.median(ok) * 1000 / base['single_ms']:.2f}x one sentence offline)" \
                 if clients == 1 and ok else ""
-            print(f"| {clients} | {rate:.1f} | {rate / base['sentences_per_s']:.2f} | {percentile(ok, .5) * 1000:.1f}"
+            print(f"| {clients} | {rate:.1f} | {rate / base['sentences_per_s']:.2f} | {rate / base['arrival_per_s']:.2f} "
+                  f"| {percentile(ok, .5) * 1000:.1f}"
                   f"{extra} | {percentile(ok, .95) * 1000:.1f} | {percentile(ok, .99) * 1000:.1f} | {tally.errors()} |")
         if args.overload_seconds > 0:
             rate = 4 * capacity

@@ -179,6 +179,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
     @app.post("/translate", summary="LibreTranslate: translate q from source to target",
               openapi_extra=_LIBRETRANSLATE_BODY)
     async def translate(request: Request) -> JSONResponse:
+        _refuse_when_full(state)
         fields = await _fields(request)
         parsed = libretranslate.parse_request(fields)
         check_unicode("q", parsed.texts)
@@ -207,6 +208,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": TranslateRequest.model_json_schema()}}}})
     async def translate_v1(request: Request) -> JSONResponse:
+        _refuse_when_full(state)
         fields = await _fields(request, json_only=True)
         try:
             body = TranslateRequest.model_validate(fields)
@@ -306,6 +308,17 @@ def _require_ready(state: ServerState) -> None:
         raise APIError(503, f"this server cannot translate: {state.failure}; see its log.")
     if not state.ready:
         raise APIError(503, "the models are still loading; retry in a few seconds.", headers={"Retry-After": "5"})
+
+
+def _refuse_when_full(state: ServerState) -> None:
+    """With every model's queue full, refuse before reading the body: the cheapest answer an overloaded
+    server can give, and the soonest (a request that fits is still refused later if its model's queue is full)."""
+    if not state.batchers or any(batcher.has_room for batcher in state.batchers.values()):
+        return
+    name, batcher = min(state.batchers.items(), key=lambda item: item[1].retry_after_s())
+    state.metrics.refused.labels(model=name).inc()
+    full = Overloaded(batcher.queued_sentences, batcher.max_queue_sentences, batcher.retry_after_s())
+    raise APIError(503, str(full), headers={"Retry-After": str(full.retry_after_s)})
 
 
 def _model(state: ServerState, name: str | None) -> ServedModel:

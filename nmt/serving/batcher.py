@@ -101,6 +101,11 @@ class Batcher(Generic[Item, Result]):
         """Sentences waiting (not those being decoded)."""
         return self._queued_sentences
 
+    @property
+    def has_room(self) -> bool:
+        """Whether the queue can take another sentence."""
+        return self._queued_sentences < self.max_queue_sentences
+
     def start(self) -> None:
         """Start the worker task on the running event loop."""
         if self._worker is None:

@@ -117,6 +117,7 @@ def test_a_full_queue_refuses_at_once_with_503_and_retry_after_and_accepted_requ
     started = time.perf_counter()
     refused = httpx.post(f"{url}/v1/translate", json={"text": ["one too many"]})
     refused_ms = (time.perf_counter() - started) * 1000
+    libre = httpx.post(f"{url}/translate", data={"q": "one too many", "source": "en", "target": "fr"})
     model.gate.set()
     for thread in threads:
         thread.join()
@@ -124,6 +125,8 @@ def test_a_full_queue_refuses_at_once_with_503_and_retry_after_and_accepted_requ
     assert int(refused.headers["retry-after"]) >= 1
     assert "busy" in refused.json()["error"]
     assert refused_ms < 1000  # at once, not after waiting for room
+    assert libre.status_code == 503 and int(libre.headers["retry-after"]) >= 1  # LibreTranslate's route too
+    assert 'nmt_requests_refused_total{model="en-fr"} 2.0' in httpx.get(f"{url}/metrics").text
     assert sorted(answer.status_code for answer in answers) == [200] * 4
 
 

@@ -170,6 +170,33 @@ def test_a_checkpoint_that_cannot_load_stops_the_server_with_exit_2(tmp_path):
     assert any(line.startswith("error:") and "broken.pt" in line for line in stderr.splitlines())
 
 
+def test_connections_to_the_listening_socket_send_without_delay():
+    """Nagle's algorithm off on every connection (asyncio turns it off only for sockets that name TCP): else a
+    response's body waits for the client's delayed ACK of its headers, 40 ms per kept-alive request."""
+    import asyncio
+
+    from nmt.cli.serve import bind
+
+    listening = bind("127.0.0.1", 0)
+    port = listening.getsockname()[1]
+
+    async def accept_one() -> int:
+        accepted = asyncio.get_running_loop().create_future()
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport):
+                accepted.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP,
+                                                                                  socket.TCP_NODELAY))
+
+        server = await asyncio.get_running_loop().create_server(Protocol, sock=listening)
+        with socket.create_connection(("127.0.0.1", port)):
+            nodelay = await asyncio.wait_for(accepted, timeout=10)
+        server.close()
+        return nodelay
+
+    assert asyncio.run(accept_one()) == 1
+
+
 def test_a_port_in_use_is_one_error_line(transformer_checkpoint):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
