@@ -32,7 +32,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.cli.common import data_dir, quiet_third_party_logs, report_user_errors
+from nmt.cli.common import data_dir, quiet_third_party_logs, report_user_errors, sigterm_interrupts
 from nmt.data.batching import TokenizedSplit
 from nmt.data.corpus import CorpusConfig
 from nmt.data.pipeline import prepare_corpus
@@ -89,7 +89,8 @@ def _train(cfg: DictConfig, config: TrainerConfig, *, ranks: Ranks, device: torc
         refuse_if_in_use(output_dir)
     resume_from = _resume_path(config.resume, output_dir)
     with main_rank_first(ranks):  # one process builds the cache, the others find it
-        corpus = prepare_corpus(corpus_config, tokenizer_config, data_dir=data_dir(cfg))
+        with sigterm_interrupts():  # a stop while preparing removes the unfinished cache, as nmt-prepare does
+            corpus = prepare_corpus(corpus_config, tokenizer_config, data_dir=data_dir(cfg))
     log.info("corpus:\n%s", corpus.summary)
     tokenizer = corpus.tokenizer
     model = build_model(model_config, src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size)
