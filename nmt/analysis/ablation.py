@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 
 from nmt.analysis.core import AnalysisContext, SectionResult, Table
 from nmt.analysis.head_grids import head_grids, plot_head_grids
-from nmt.analysis.interventions import mask_heads, uniform_weights
+from nmt.analysis.interventions import uniform_weights
+from nmt.analysis.row_masks import Head, Setting
 from nmt.models.attention import WeightsHook
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,6 @@ log = logging.getLogger(__name__)
 TITLE = "Head ablation"
 PRUNE_SHARE = 0.1  # share of all heads removed per pruning round
 TOP_HEADS = 10  # rows of the table of most important heads
-
-Head = tuple[str, int]  # (module name, head index)
-
 
 @dataclass(frozen=True)
 class Measurement:
@@ -42,8 +40,7 @@ class Measurement:
 
 def log_prob_per_token(context: AnalysisContext, hooks: Mapping[str, WeightsHook] | None = None) -> float:
     """Teacher-forced reference log-prob summed over the examples, divided by their target tokens (+ EOS)."""
-    tokens = sum(len(example.tgt_ids) + 1 for example in context.examples)
-    return float(context.reference_log_probs(hooks).sum() / tokens)
+    return float(context.reference_log_probs(hooks).sum() / _target_tokens(context))
 
 
 def measure(context: AnalysisContext, hooks: Mapping[str, WeightsHook] | None = None) -> Measurement:
@@ -51,23 +48,32 @@ def measure(context: AnalysisContext, hooks: Mapping[str, WeightsHook] | None = 
     return Measurement(bleu=context.bleu(context.translate(hooks)), log_prob_per_token=log_prob_per_token(context, hooks))
 
 
-def masking_hooks(heads: Sequence[Head]) -> dict[str, WeightsHook]:
-    """Hooks that mask every head in `heads`, one hook per module."""
-    by_module: dict[str, list[int]] = {}
-    for name, head in heads:
-        by_module.setdefault(name, []).append(head)
-    return {name: mask_heads(indices) for name, indices in by_module.items()}
+def masked_log_probs_per_token(context: AnalysisContext, settings: Sequence[Setting]) -> list[float]:
+    """`log_prob_per_token` with the heads of each setting masked (several settings per batch)."""
+    values = context.reference_log_probs_masked(settings)  # (C, N)
+    return [float(row.sum() / _target_tokens(context)) for row in values]
+
+
+def measure_masked(context: AnalysisContext, settings: Sequence[Setting]) -> list[Measurement]:
+    """`measure` with the heads of each setting masked: per setting, one greedy decode and one teacher-forced pass."""
+    translations = context.translate_masked(settings)
+    return [Measurement(bleu=context.bleu(hypotheses), log_prob_per_token=log_prob)
+            for hypotheses, log_prob in zip(translations, masked_log_probs_per_token(context, settings))]
 
 
 def pruning_curve(context: AnalysisContext, baseline: Measurement, *, share_per_round: float = PRUNE_SHARE,
-                  single_drops: Mapping[Head, float] | None = None) -> list[dict]:
+                  single_drops: Mapping[Head, float] | None = None,
+                  ranking: AnalysisContext | None = None) -> list[dict]:
     """Remove the least important remaining heads in rounds of ~share_per_round of all heads, until none is left.
 
     Importance of a remaining head = the drop of the mean reference log-prob per token when it is
-    masked on top of the heads already removed (teacher forcing). Returns one point per round,
-    the first with nothing removed; `ranking_passes` counts the teacher-forced passes spent ranking.
-    `single_drops` (each head's drop when masked alone, already measured) ranks the first round without passes.
+    masked on top of the heads already removed (teacher forcing), measured on the sentences of
+    `ranking` (default: all of `context`'s). Returns one point per round, the first with nothing
+    removed; `ranking_passes` counts the teacher-forced passes over the ranking sentences.
+    `single_drops` (each head's drop when masked alone, already measured on every sentence) ranks
+    the first round without passes.
     """
+    ranking = context if ranking is None else ranking
     all_heads = [(name, head) for name, count in context.heads.items() for head in range(count)]
     per_round = max(1, round(share_per_round * len(all_heads)))
     removed: list[Head] = []
@@ -80,16 +86,28 @@ def pruning_curve(context: AnalysisContext, baseline: Measurement, *, share_per_
             if not removed and single_drops is not None:
                 drops = [single_drops[head] for head in remaining]
             else:
-                drops = [current.log_prob_per_token - log_prob_per_token(context, masking_hooks([*removed, head]))
-                         for head in remaining]
-                ranking_passes = len(remaining)
+                drops, ranking_passes = _drops(ranking, removed, remaining, current=current, whole=ranking is context)
             order = np.argsort(drops, kind="stable")  # least important first; ties keep module order
             remaining = [remaining[index] for index in order[:per_round]]
         removed += remaining
-        current = measure(context, masking_hooks(removed))
+        current = measure_masked(context, [removed])[0]
         log.info("ablation pruning heads_removed=%d/%d bleu=%.2f", len(removed), len(all_heads), current.bleu)
         curve.append(_curve_point(removed, len(all_heads), current, ranking_passes=ranking_passes))
     return curve
+
+
+def _drops(ranking: AnalysisContext, removed: Sequence[Head], candidates: Sequence[Head], *,
+           current: Measurement, whole: bool) -> tuple[list[float], int]:
+    """Each candidate's drop of log-prob per token on `ranking`'s sentences when masked on top of `removed`, and
+    the passes spent. `whole`: those are all the sentences, whose log-prob with `removed` masked is `current`'s."""
+    settings = [[*removed, head] for head in candidates] + ([] if whole else [list(removed)])
+    scores = masked_log_probs_per_token(ranking, settings)
+    before = current.log_prob_per_token if whole else scores.pop()
+    return [before - score for score in scores], len(settings)
+
+
+def _target_tokens(context: AnalysisContext) -> int:
+    return sum(len(example.tgt_ids) + 1 for example in context.examples)
 
 
 def _curve_point(removed: Sequence[Head], total: int, measurement: Measurement, *, ranking_passes: int) -> dict:
@@ -129,18 +147,19 @@ def _rnn_section(context: AnalysisContext, baseline: Measurement) -> SectionResu
 
 
 def _transformer_section(context: AnalysisContext, baseline: Measurement) -> SectionResult:
-    heads = []
-    for name, count in context.heads.items():
-        log.info("ablation module=%s heads=%d", name, count)
-        for head in range(count):
-            masked = measure(context, {name: mask_heads([head])})
-            heads.append({"module": name, "head": head, **asdict(masked), **_changes(masked, baseline)})
+    all_heads = [(name, head) for name, count in context.heads.items() for head in range(count)]
+    log.info("ablation heads=%d modules=%d", len(all_heads), len(context.heads))
+    heads = [{"module": name, "head": head, **asdict(masked), **_changes(masked, baseline)}
+             for (name, head), masked in zip(all_heads, measure_masked(context, [[head] for head in all_heads]))]
     single_drops = {(row["module"], row["head"]): -row["delta_log_prob"] for row in heads}
-    curve = pruning_curve(context, baseline, single_drops=single_drops)
+    sampled = context.ranking_sentences is not None and context.ranking_sentences < len(context.examples)
+    ranking = context.subset(context.ranking_sentences) if sampled else context
+    curve = pruning_curve(context, baseline, single_drops=single_drops, ranking=ranking)
     rounds = len(curve) - 1
     ranking_passes = sum(point["ranking_passes"] for point in curve)
     numbers = {"baseline": asdict(baseline), "heads": heads, "pruning": curve, "num_heads": len(heads),
                "share_per_round": PRUNE_SHARE, "importance": "drop of reference log-prob per token (teacher forcing)",
+               "ranking_sentences": len(ranking.examples), "sentences": len(context.examples),
                "decodes": 1 + len(heads) + rounds, "forced_passes": 1 + len(heads) + rounds + ranking_passes}
     ranked = sorted(heads, key=lambda row: (row["delta_bleu"], row["delta_log_prob"]))
     table = Table(caption=f"The {min(TOP_HEADS, len(ranked))} most important heads (largest BLEU drop when masked alone)",
@@ -170,10 +189,18 @@ def _transformer_section(context: AnalysisContext, baseline: Measurement) -> Sec
             f"Pruning: in each round the least important remaining heads (about {PRUNE_SHARE:.0%} of all heads) "
             "are removed; a head's importance is the drop of the mean reference log-prob per token, under "
             "teacher forcing, when it is masked on top of the heads already removed; BLEU is measured after each "
-            f"round. Cost: {numbers['decodes']} greedy decodes and {numbers['forced_passes']} teacher-forced "
-            "passes over the sentences.")
+            f"round. {_ranking_text(len(ranking.examples), len(context.examples))} Cost: {numbers['decodes']} greedy "
+            f"decodes and {numbers['forced_passes']} teacher-forced passes, {ranking_passes} of them to rank heads.")
     return SectionResult(name="ablation", title=TITLE, numbers=numbers, tables=[table, curve_table],
                          figures=figures, summary=summary, text=text)
+
+
+def _ranking_text(ranking_sentences: int, sentences: int) -> str:
+    if ranking_sentences == sentences:
+        return "Every measurement, the ranking included, uses all the sentences."
+    return (f"Sampling: after the first round (ranked by the heads' single drops, measured on all {sentences} "
+            f"sentences) heads are ranked on the first {ranking_sentences} sentences only (ranking_sentences="
+            f"{ranking_sentences}); the BLEU and log-prob of every round are measured on all of them.")
 
 
 def _changes(measurement: Measurement, baseline: Measurement) -> dict[str, float]:

@@ -15,13 +15,14 @@ over the decoder inputs (BOS + target pieces).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from nmt.data.batching import collate, sorted_batches
+from nmt.analysis.row_masks import RowMaskedModel, Setting, keep_per_row, share_batches
+from nmt.data.batching import Batch, collate, sorted_batches
 from nmt.data.tokenizer import Tokenizer
 from nmt.inference.decoding import greedy_search, sequence_log_probs
 from nmt.inference.options import DecodingOptions
@@ -31,6 +32,10 @@ from nmt.models.inspection import attention_modules, forced_attention, num_heads
 from nmt.models.seq2seq import Seq2Seq
 
 MAX_SENTENCES_PER_BATCH = 64
+# Greedy search under several head masks decodes copies of a batch together, up to this many rows: its
+# memory grows with rows * length far slower than teacher forcing's logits (rows * length * vocabulary), and
+# on the Multi30k Transformer (1 thread) 4 copies of 64 sentences decode 1.5x faster per copy than one, 12 barely more.
+MAX_DECODING_ROWS = 256
 WORD_START = "\u2581"  # SentencePiece's word-start mark
 
 
@@ -130,18 +135,20 @@ class AnalysisContext:
 
     The sections translate greedily (`translate`); the one-sentence view of `text` translates with
     `search`, the options nmt-translate decodes with (None: greedy, within max_len_a / max_len_b).
+    Head pruning ranks heads on the first `ranking_sentences` examples (None: all).
     """
 
     def __init__(self, *, model: Seq2Seq, tokenizer: Tokenizer, examples: Sequence[Example],
                  device: torch.device, pronouns: Sequence[ContrastiveExample] | None = None,
                  batch_tokens: int = 4096, max_len_a: float = 1.5, max_len_b: int = 10,
                  text: str | None = None, word: str | None = None, search: DecodingOptions | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, ranking_sentences: int | None = None) -> None:
         self.model, self.tokenizer, self.device = model.eval(), tokenizer, device
         self.examples = list(examples)
         self.pronouns = None if pronouns is None else list(pronouns)
         self.batch_tokens, self.max_len_a, self.max_len_b = batch_tokens, max_len_a, max_len_b
         self.text, self.word, self.search, self.seed = text, word, search, seed
+        self.ranking_sentences = ranking_sentences
         self.modules = attention_modules(model)
         self.heads = {name: num_heads(module) for name, module in self.modules.items()}
         self._forced: dict[str, list[np.ndarray]] | None = None
@@ -216,13 +223,67 @@ class AnalysisContext:
                     result[row] = log_probs[position, : len(self.examples[row].tgt_ids) + 1].cpu().numpy()
         return result
 
+    def translate_masked(self, settings: Sequence[Setting]) -> list[list[str]]:
+        """Greedy translations with the heads of each setting masked, one list per setting: what `translate`
+        gives under `interventions.mask_heads` hooks, with several settings decoded in one batch (`row_masks`)."""
+        translations = [[""] * len(self.examples) for _ in settings]
+        with torch.no_grad():
+            for rows in self.batches():
+                batch = self._batch(rows, with_targets=False)
+                for members in share_batches(settings, max_copies=max(1, MAX_DECODING_ROWS // len(rows))):
+                    model, copies = self._masked_copies(batch, [settings[member] for member in members])
+                    hypotheses = greedy_search(model, copies.src, copies.src_mask, max_len_a=self.max_len_a,
+                                               max_len_b=self.max_len_b)
+                    for position, hypothesis in enumerate(hypotheses):  # row c * n + i: copy c of sentence i
+                        copy, row = divmod(position, len(rows))
+                        translations[members[copy]][rows[row]] = self.tokenizer.decode_tgt(hypothesis.tokens)
+        return translations
+
+    def reference_log_probs_masked(self, settings: Sequence[Setting]) -> np.ndarray:
+        """`reference_log_probs` with the heads of each setting masked: (C, N) float64 for C settings."""
+        values = np.zeros((len(settings), len(self.examples)))
+        with torch.no_grad():
+            for rows in self.batches():
+                batch = self._batch(rows)
+                for members in share_batches(settings, max_copies=self._copies_within_batch_tokens(batch)):
+                    model, copies = self._masked_copies(batch, [settings[member] for member in members])
+                    scores = sequence_log_probs(model, copies).double().cpu().numpy()  # (C * n,)
+                    values[np.ix_(members, rows)] = scores.reshape(len(members), len(rows))
+        return values
+
+    def subset(self, count: int) -> AnalysisContext:
+        """The same model and options on the first `count` examples (all of them when there are fewer)."""
+        return AnalysisContext(
+            model=self.model, tokenizer=self.tokenizer, examples=self.examples[:count], device=self.device,
+            pronouns=self.pronouns, batch_tokens=self.batch_tokens, max_len_a=self.max_len_a,
+            max_len_b=self.max_len_b, text=self.text, word=self.word, search=self.search, seed=self.seed,
+            ranking_sentences=self.ranking_sentences)
+
     def bleu(self, hypotheses: Sequence[str]) -> float:
         return corpus_bleu(list(hypotheses), self.references).score
 
-    def _batch(self, rows: Sequence[int], *, with_targets: bool = True):
+    def _batch(self, rows: Sequence[int], *, with_targets: bool = True) -> Batch:
         examples = [self.examples[row] for row in rows]
         targets = [e.tgt_ids for e in examples] if with_targets else None
         return collate([e.src_ids for e in examples], targets, list(rows)).to(self.device)
+
+    def _copies_within_batch_tokens(self, batch: Batch) -> int:
+        """Copies of `batch` that fit in batch_tokens padded tokens (at least one)."""
+        assert batch.tgt_in is not None
+        return max(1, self.batch_tokens // (max(batch.src.size(1), batch.tgt_in.size(1)) * len(batch)))
+
+    def _masked_copies(self, batch: Batch, settings: Sequence[Setting]) -> tuple[RowMaskedModel, Batch]:
+        """C = len(settings) copies of `batch` one under the other, and the model that masks setting c in copy c."""
+        copies = len(settings)
+
+        def repeat(tensor: torch.Tensor | None) -> torch.Tensor | None:  # (n, ...) -> (copies * n, ...)
+            return None if tensor is None else tensor.repeat(copies, *[1] * (tensor.dim() - 1))
+
+        keep = {name: values.to(self.device)
+                for name, values in keep_per_row(settings, self.heads, rows_per_copy=len(batch)).items()}
+        return RowMaskedModel(self.model, keep, copies=copies), replace(
+            batch, src=repeat(batch.src), src_mask=repeat(batch.src_mask), tgt_in=repeat(batch.tgt_in),
+            tgt_out=repeat(batch.tgt_out), indices=repeat(batch.indices), num_tgt_tokens=copies * batch.num_tgt_tokens)
 
 
 Section = Callable[[AnalysisContext], SectionResult]

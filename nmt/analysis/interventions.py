@@ -31,6 +31,22 @@ def mask_heads(heads: Collection[int]) -> WeightsHook:
     return hook
 
 
+def mask_heads_per_row(keep: Tensor) -> WeightsHook:
+    """A hook that multiplies head h of batch row b by keep[b, h], keep (B, H): 1 keeps the head, 0 masks it.
+
+    Masking is the same product as `mask_heads`, row by row; weights whose rows or heads do not
+    match keep (beam search's grouped cross-attention, another batch) are refused.
+    """
+
+    def hook(weights: Tensor, mask: Tensor | None) -> Tensor:
+        if weights.shape[:2] != keep.shape:
+            raise ValueError(f"attention weights of {weights.size(0)} rows and {weights.size(1)} heads, but head "
+                             f"masks for {keep.size(0)} rows and {keep.size(1)} heads")
+        return weights * keep.to(weights.dtype)[:, :, None, None]  # (B, H, T, S)
+
+    return hook
+
+
 def real_keys(weights: Tensor, mask: Tensor | None) -> Tensor:
     """Bool (B, H, T, S): the keys each row may attend to (all of them when mask is None)."""
     if mask is None:

@@ -84,12 +84,13 @@ class AnalyzeOptions:
     beam_size: int  # the one-sentence view's search, as nmt-translate's; 1 = greedy
     length_penalty: float  # GNMT alpha of that search
     seed: int  # seeds every random choice of the sections
+    ranking_sentences: int | None  # head pruning ranks heads on the first N sentences; None = all
 
     def __post_init__(self) -> None:
         check_fields(self, prefix="")
         check_value(self.split, Literal[(*SPLITS, PRONOUN_SPLIT)], key="split")
         check_device(self.device)
-        check_at_least(self, 1, "max_sentences", "batch_tokens", prefix="")
+        check_at_least(self, 1, "max_sentences", "batch_tokens", "ranking_sentences", prefix="")
         check_at_least(self, 0, "threads", "max_len_a", "max_len_b", prefix="")
         object.__setattr__(self, "sections", check_section_names(self.sections))
         self.sentence_search()  # beam_size and length_penalty checked as nmt-translate checks them
@@ -148,6 +149,7 @@ def analyze(cfg: DictConfig) -> ReportPaths:
         model=model, tokenizer=tokenizer, examples=examples, device=device, pronouns=pronouns,
         batch_tokens=options.batch_tokens, max_len_a=options.max_len_a, max_len_b=options.max_len_b,
         text=options.text, word=options.word, search=options.sentence_search(), seed=options.seed,
+        ranking_sentences=options.ranking_sentences,
     )
     results = run_sections(context, options.sections)
     meta = {

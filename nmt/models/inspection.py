@@ -27,6 +27,7 @@ from nmt.models.seq2seq import Seq2Seq
 from nmt.models.transformer import Transformer
 
 AttentionModule = AdditiveAttention | MultiplicativeAttention | MultiHeadAttention
+ENCODER_PREFIX = "encoder."  # the names of the encoder's attention modules start with it
 
 
 def attention_modules(model: Seq2Seq) -> dict[str, AttentionModule]:
@@ -34,7 +35,7 @@ def attention_modules(model: Seq2Seq) -> dict[str, AttentionModule]:
     if isinstance(model, Transformer):
         modules: dict[str, AttentionModule] = {}
         for index, layer in enumerate(model.encoder_layers):
-            modules[f"encoder.{index}.self"] = layer.self_attn
+            modules[f"{ENCODER_PREFIX}{index}.self"] = layer.self_attn
         for index, layer in enumerate(model.decoder_layers):
             modules[f"decoder.{index}.self"] = layer.self_attn
             modules[f"decoder.{index}.cross"] = layer.cross_attn
@@ -42,6 +43,11 @@ def attention_modules(model: Seq2Seq) -> dict[str, AttentionModule]:
     if isinstance(model, RNNSeq2Seq):
         return {} if model.attention is None else {"cross": model.attention}
     raise NMTError(f"attention inspection supports the Transformer and RNN models, not {type(model).__name__}.")
+
+
+def in_encoder(name: str) -> bool:
+    """Whether the attention module `name` belongs to the encoder: it runs in `encode`, once per sentence."""
+    return name.startswith(ENCODER_PREFIX)
 
 
 def num_heads(module: nn.Module) -> int:
@@ -94,6 +100,6 @@ def real_positions(name: str, weights: Tensor, *, src_len: int, tgt_len: int) ->
 
     src_len and tgt_len count EOS (source) and BOS + target pieces (decoder inputs).
     """
-    rows = src_len if name.startswith("encoder") else tgt_len
+    rows = src_len if in_encoder(name) else tgt_len
     cols = tgt_len if name.startswith("decoder") and name.endswith(".self") else src_len
     return weights[:, :rows, :cols]

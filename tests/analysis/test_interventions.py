@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nmt.analysis.interventions import mask_heads, permuted_weights, uniform_weights
+from nmt.analysis.interventions import mask_heads, mask_heads_per_row, permuted_weights, uniform_weights
 from nmt.models.attention import masked_softmax
 
 
@@ -25,6 +25,16 @@ def test_masking_a_head_zeroes_exactly_that_head() -> None:
     assert torch.equal(mask_heads([])(weights, mask), weights)
     with pytest.raises(ValueError, match="head 3 does not exist"):
         mask_heads([3])(weights, mask)
+
+
+def test_masking_per_row_gives_each_row_the_mask_of_its_own() -> None:
+    weights, mask = attention_weights()
+    keep = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])  # row 0 masks head 1, row 1 heads 0 and 2
+    masked = mask_heads_per_row(keep)(weights, mask)
+    assert torch.equal(masked[:1], mask_heads([1])(weights[:1], mask[:1]))
+    assert torch.equal(masked[1:], mask_heads([0, 2])(weights[1:], mask[1:]))
+    with pytest.raises(ValueError, match="3 rows and 3 heads"):
+        mask_heads_per_row(torch.ones(3, 3))(weights, mask)
 
 
 def test_uniform_weights_spread_each_row_over_its_real_keys() -> None:

@@ -7,7 +7,7 @@ import torch
 from model_fixtures import VARIANTS, padded_batch, tiny_model
 
 from nmt.errors import NMTError
-from nmt.models.inspection import attention_modules, num_heads, weights_hooks
+from nmt.models.inspection import attention_modules, in_encoder, num_heads, weights_hooks
 from nmt.tokens import BOS_ID
 
 SOURCES = [[5, 6, 7, 8, 3], [9, 10, 3]]
@@ -21,6 +21,8 @@ def test_names_follow_the_architecture() -> None:
     assert [num_heads(module) for module in attention_modules(transformer).values()] == [2] * 6
     assert list(attention_modules(tiny_model("rnn_bahdanau"))) == ["cross"]
     assert attention_modules(tiny_model("rnn_plain")) == {}
+    assert [in_encoder(name) for name in attention_modules(transformer)] == [True, True, False, False, False, False]
+    assert not in_encoder("cross")
 
 
 @pytest.mark.parametrize("variant", [name for name in VARIANTS if not name.startswith("rnn_plain")])
