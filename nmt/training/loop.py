@@ -48,7 +48,7 @@ from nmt.training.inputs import RunInputs
 from nmt.training.loss import label_smoothed_loss
 from nmt.training.resume import training_state_to_resume
 from nmt.training.run_directory import RunDirectoryLock, write_error
-from nmt.training.run_log import LossMeter, RunLogger, SilentRunLogger
+from nmt.training.run_log import LossMeter, RunLogger, SilentRunLogger, five_decimals, thousands, two_decimals
 from nmt.training.schedules import EarlyStopping, LearningRateSchedule, resolve_schedule, warmup_outlasts_budget
 from nmt.training.stopping import StopOnSignal
 from nmt.training.validation import Validator
@@ -163,7 +163,7 @@ class Trainer:
         else:
             log.info("stopped: %s at step %d (epoch %d); best val %s %s at step %s", stop_reason, self.step,
                      self._epoch_of_last_update,
-                     self.config.metric, _fmt(self.early_stopping.best), self.early_stopping.best_step)
+                     self.config.metric, two_decimals(self.early_stopping.best), self.early_stopping.best_step)
         return TrainingResult(step=self.step, epoch=self._epoch_of_last_update, stop_reason=stop_reason,
                               metric=self.config.metric,
                               best_value=self.early_stopping.best, best_step=self.early_stopping.best_step,
@@ -323,8 +323,8 @@ class Trainer:
             log.info("val %s did not improve for %d validations: lr now %.3g",
                      self.config.metric, self.config.plateau_patience, self.schedule.lr(self.step))
         self.latest_metrics = {
-            "step": self.step, "epoch": self._epoch_of_last_update, "train_loss": _round(train_loss),
-            "val_loss": _round(scores["loss"]), "val_bleu": _round(scores["bleu"]), "val_chrf": _round(scores["chrf"]),
+            "step": self.step, "epoch": self._epoch_of_last_update, "train_loss": five_decimals(train_loss),
+            "val_loss": five_decimals(scores["loss"]), "val_bleu": five_decimals(scores["bleu"]), "val_chrf": five_decimals(scores["chrf"]),
             "lr": self.schedule.lr(self.step), "tokens_per_s": round(tokens_per_s, 1),
             "elapsed_s": round(self.elapsed, 3), "best": is_best}
         self.last_validated_step = self.step
@@ -445,16 +445,5 @@ class Trainer:
         lr = self.schedule.lr(self.step)
         self.logger.interval(step=self.step, epoch=self._epoch_of_last_update, loss=loss, lr=lr,
                              tokens_per_s=tokens_per_s, elapsed=self.elapsed)
-        return f"loss={loss:.3f} lr={lr:.2e} tok/s={_si(tokens_per_s)}"
+        return f"loss={loss:.3f} lr={lr:.2e} tok/s={thousands(tokens_per_s)}"
 
-
-def _si(value: float) -> str:
-    return f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.0f}"
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 5)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.2f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,18 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def thousands(value: float) -> str:
+    """A rate for a log line: 12.3k above 1,000, else whole."""
+    return f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.0f}"
+
+
+def five_decimals(value: float | None) -> float | None:
+    """A metric as metrics.jsonl stores it."""
+    return None if value is None else round(value, 5)
+
+
+def two_decimals(value: float | None) -> str:
+    """A score for a log line; n/a when there is none."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.2f}"
