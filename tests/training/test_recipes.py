@@ -91,3 +91,14 @@ def test_without_a_recipe_the_groups_own_defaults_apply(overrides):
 def test_an_experiment_keeps_its_values_when_the_command_line_names_another_corpus():
     elsewhere = composed("experiment=multi30k_transformer", "data=local", "data.local_dir=corpus")
     assert elsewhere["trainer"] == composed("experiment=multi30k_transformer")["trainer"]
+
+
+def test_an_experiment_on_a_corpus_with_its_own_recipe_takes_only_the_experiments_recipe():
+    mixed = composed("experiment=multi30k_transformer", "data=sample")
+    preset = composed("experiment=multi30k_transformer")
+    assert (mixed["model"], mixed["trainer"]) == (preset["model"], preset["trainer"])  # no sample recipe mixed in
+
+
+def test_a_recipe_named_on_the_command_line_beats_the_experiments():
+    chosen = composed("experiment=multi30k_transformer", "recipe=sample_transformer")
+    assert chosen["trainer"]["max_epochs"] == recipe_values("sample_transformer")["trainer.max_epochs"]
