@@ -32,9 +32,8 @@ from nmt.errors import NMTError, error_summary
 from nmt.inference.options import DecodingOptions
 from nmt.serving import libretranslate
 from nmt.serving.answers import native_answer
-from nmt.serving.batcher import Batcher, Overloaded, ShuttingDown
+from nmt.serving.batcher import Overloaded, ShuttingDown
 from nmt.serving.config import ServeConfig
-from nmt.serving.decoding_process import decoding_executor, stop_executor
 from nmt.serving.errors import APIError
 from nmt.serving.limits import (
     Accounting,
@@ -45,67 +44,15 @@ from nmt.serving.limits import (
     check_unicode,
     parse_fields,
 )
-from nmt.serving.metrics import ServerMetrics
-from nmt.serving.registry import DecodeKey, SentenceJob, SentenceResult, ServedModel, unload_models
+from nmt.serving.registry import DecodeKey, SentenceJob, SentenceResult, ServedModel
 from nmt.serving.schemas import ModelInfo, ServerInfo, TranslateRequest, TranslateResponse
+from nmt.serving.state import ServerState, watch_decoding_processes
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("nmt.serving.access")
 
 LoadModels = Callable[[], dict[str, ServedModel]]
 STATIC = Path(__file__).parent / "static"  # the attention explorer page
-
-
-class ServerState:
-    """What the routes share: the config, the models and their batchers once loaded, the metrics."""
-
-    def __init__(self, config: ServeConfig, *, on_failure: Callable[[BaseException], None] | None = None) -> None:
-        self.config = config
-        self.metrics = ServerMetrics()
-        self.models: dict[str, ServedModel] = {}
-        self.batchers: dict[str, Batcher] = {}
-        self.failure: str | None = None
-        self.on_failure = on_failure
-        # One decoding worker: torch spreads each call over its own threads.
-        self.executor = decoding_executor(config.decoder, threads=config.threads)
-
-    @property
-    def ready(self) -> bool:
-        return bool(self.batchers)
-
-    def start(self, models: dict[str, ServedModel]) -> None:
-        for name, model in models.items():
-            batcher = Batcher(model.decode, max_batch_tokens=self.config.max_batch_tokens,
-                              max_wait_s=self.config.max_wait_ms / 1000, executor=self.executor,
-                              max_queue_sentences=self.config.max_queue_sentences,
-                              on_batch=lambda report, name=name: self.metrics.record_batch(name, report))
-            batcher.start()
-            self.batchers[name] = batcher
-        self.models = models
-
-    async def stop(self) -> None:
-        for batcher in self.batchers.values():
-            await batcher.close()
-        stop_executor(self.executor)
-        unload_models([model.handle for model in self.models.values()])  # models loaded in this process
-
-    def fail(self, reason: str, error: BaseException) -> None:
-        """The server can no longer translate: say why (/health, the log), fail what waits, tell `on_failure`."""
-        if self.failure is not None:
-            return
-        self.failure = reason
-        log.error("%s", reason)
-        for batcher in self.batchers.values():
-            batcher.fail_waiting(ShuttingDown(reason))
-        if self.on_failure is not None:
-            self.on_failure(error)
-
-    def pairs(self) -> dict[tuple[str, str], str]:
-        """(source, target) -> model name; the first model of a pair serves LibreTranslate's requests for it."""
-        pairs: dict[tuple[str, str], str] = {}
-        for name, model in self.models.items():
-            pairs.setdefault((model.source_language, model.target_language), name)
-        return pairs
 
 
 def create_app(config: ServeConfig, *, load_models: LoadModels,
@@ -143,6 +90,7 @@ async def _load(state: ServerState, load_models: LoadModels) -> None:
         state.fail(f"loading the models failed: {reason}", error)
         return
     state.start(models)
+    watch_decoding_processes(state)
     log.info("ready: %s", ", ".join(f"{name} ({model.source_language}->{model.target_language})"
                                      for name, model in models.items()))
 

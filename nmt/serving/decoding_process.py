@@ -44,12 +44,17 @@ def decoding_executor(kind: DecoderKind, *, threads: int) -> Executor:
 def stop_executor(executor: Executor) -> None:
     """Stop `executor` without waiting for a batch still decoding (the server has drained: what runs now
     answers nobody); a decoding process is killed, which loses nothing, since it holds nothing but models."""
-    processes = list(getattr(executor, "_processes", None) or {})
-    processes = [executor._processes[pid] for pid in processes]  # type: ignore[attr-defined]
+    processes = decoding_processes(executor)
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.kill()
         process.join(timeout=STOP_WAIT_S)
+
+
+def decoding_processes(executor: Executor) -> list[multiprocessing.process.BaseProcess]:
+    """The processes of a process executor (none for a thread), copied in one step: its manager thread
+    removes a process from the executor's table when it ends."""
+    return list((getattr(executor, "_processes", None) or {}).values())
 
 
 def _start_worker(threads: int, parent_pid: int) -> None:

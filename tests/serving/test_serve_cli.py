@@ -131,43 +131,11 @@ def test_a_stop_finishes_the_requests_in_flight_exits_0_and_ends_the_decoding_pr
     assert gone(decoders[0])
 
 
-def test_a_decoding_process_that_dies_stops_the_server_with_exit_1(server):
+def test_a_decoding_process_that_dies_while_idle_stops_the_server_with_exit_1(server):
     process, url = server
-    os.kill(decoding_processes(process.pid)[0], signal.SIGKILL)
-    status, answer = None, None
-    deadline = time.monotonic() + 20
-    while status != 503 and time.monotonic() < deadline:
-        try:
-            request = urllib.request.Request(f"{url}/v1/translate", method="POST", data=b'{"text": ["a cat ."]}',
-                                             headers={"content-type": "application/json"})
-            with urllib.request.urlopen(request, timeout=10) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            status, answer = error.code, json.loads(error.read())
-        except (urllib.error.URLError, ConnectionError):
-            break  # the server has stopped already
+    os.kill(decoding_processes(process.pid)[0], signal.SIGKILL)  # no request is waiting: the server notices anyway
     assert process.wait(timeout=30) == 1
-    stderr = process.stderr.read()
-    assert "error: the decoding process stopped" in stderr
-    if answer is not None:
-        assert answer["error"].startswith("this server cannot translate: the decoding process stopped")
-
-
-def test_a_bad_key_is_one_error_line_before_anything_loads(tmp_path):
-    process, _ = start("ckpt=missing.pt")
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 2
-    assert stderr.strip().splitlines() == ["error: ckpt=missing.pt does not exist; pass a .pt checkpoint written by "
-                                           "nmt-train or a directory written by nmt-export."]
-
-
-def test_a_checkpoint_that_cannot_load_stops_the_server_with_exit_2(tmp_path):
-    broken = tmp_path / "broken.pt"
-    broken.write_bytes(b"not a checkpoint")
-    process, _ = start(f"ckpt={broken}")
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 2
-    assert any(line.startswith("error:") and "broken.pt" in line for line in stderr.splitlines())
+    assert "error: the decoding process stopped (exit code -9)" in process.stderr.read()
 
 
 def test_connections_to_the_listening_socket_send_without_delay():
