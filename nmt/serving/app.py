@@ -34,6 +34,7 @@ from nmt.serving import libretranslate
 from nmt.serving.answers import native_answer
 from nmt.serving.batcher import Overloaded, ShuttingDown
 from nmt.serving.config import ServeConfig
+from nmt.serving.decoding_process import run_in_executor
 from nmt.serving.errors import APIError
 from nmt.serving.limits import (
     Accounting,
@@ -84,7 +85,7 @@ async def _load(state: ServerState, load_models: LoadModels) -> None:
     try:
         # Where they decode: every thread that runs torch ops gets its own OpenMP team, and a second team's
         # spinning threads made each decode ~1.6x slower on 2 cores.
-        models = await asyncio.get_running_loop().run_in_executor(state.executor, load_models)
+        models = await run_in_executor(state.executor, load_models)
     except Exception as error:  # noqa: BLE001 - any failure is reported, and the server stops
         reason = str(error) if isinstance(error, NMTError) else error_summary(error)
         state.fail(f"loading the models failed: {reason}", error)

@@ -17,17 +17,20 @@ however it went.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Literal
+from typing import Literal, TypeVar
 
 from nmt.device import configure_cpu
 
 DecoderKind = Literal["process", "thread"]
+T = TypeVar("T")
 PARENT_POLL_S = 1.0  # how often a decoding process checks that the server's process is alive
 STOP_WAIT_S = 5.0  # how long to wait for a killed decoding process to be reaped
 
@@ -49,6 +52,18 @@ def stop_executor(executor: Executor) -> None:
     for process in processes:
         process.kill()
         process.join(timeout=STOP_WAIT_S)
+
+
+def run_in_executor(executor: Executor, function: Callable[[], T]) -> asyncio.Future[T]:
+    """`function()` in `executor`, from the event loop's thread. The first call starts a decoding process:
+    it is started with SIGINT and SIGTERM blocked, so a Ctrl-C in the second it takes to import torch, before
+    its initializer ignores them, cannot kill it (a spawned process inherits the blocked mask)."""
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    try:
+        return asyncio.get_running_loop().run_in_executor(executor, function)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def decoding_processes(executor: Executor) -> list[multiprocessing.process.BaseProcess]:
