@@ -164,6 +164,13 @@ def test_import_nmt_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
+def test_every_name_of_the_api_is_reachable_as_nmt_name():
+    import nmt.api
+
+    assert nmt.__all__ == nmt.api.__all__  # nmt forwards only the names it lists
+    assert all(getattr(nmt, name) is getattr(nmt.api, name) for name in nmt.api.__all__)
+
+
 def test_an_export_loads_and_translates_as_its_checkpoint(checkpoint, tmp_path):
     pytest.importorskip("ctranslate2")
     from nmt.checkpoint import load_checkpoint as read

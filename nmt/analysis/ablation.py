@@ -51,7 +51,8 @@ def measure(context: AnalysisContext, hooks: Mapping[str, WeightsHook] | None = 
 def masked_log_probs_per_token(context: AnalysisContext, settings: Sequence[Setting]) -> list[float]:
     """`log_prob_per_token` with the heads of each setting masked (several settings per batch)."""
     values = context.reference_log_probs_masked(settings)  # (C, N)
-    return [float(row.sum() / _target_tokens(context)) for row in values]
+    tokens = _target_tokens(context)
+    return [float(row.sum() / tokens) for row in values]
 
 
 def measure_masked(context: AnalysisContext, settings: Sequence[Setting]) -> list[Measurement]:

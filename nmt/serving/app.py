@@ -149,7 +149,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
                                         model.jobs(flat)))
         per_line = [[next(results) for _ in text_lines] for text_lines in lines]
         nbest_texts = [_joined_lines(text_results, nbest) for text_results in per_line]
-        detected = state.models[name].source_language if auto else None
+        detected = model.source_language if auto else None
         return JSONResponse(libretranslate.response(parsed, nbest_texts, detected=detected))
 
     @app.post("/v1/translate", summary="Translate with every decoding option; scores and attention on request",

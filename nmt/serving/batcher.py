@@ -23,7 +23,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -227,7 +227,8 @@ class Batcher(Generic[Item, Result]):
 
     async def _run(self, jobs: list[_Job[Item]]) -> None:
         """Decode `jobs` in one call; when it fails and holds several jobs, each is decoded alone,
-        so one request's bad input never fails the requests it was batched with."""
+        so one request's bad input never fails the requests it was batched with (a broken executor, which
+        would fail each alike, fails them at once)."""
         self._running = jobs
         try:
             items = [item for job in jobs for item in job.items]
@@ -236,7 +237,7 @@ class Batcher(Generic[Item, Result]):
                 results = await asyncio.get_running_loop().run_in_executor(self._executor, _checked_call,
                                                                            self._decode, jobs[0].key, items)
             except Exception as error:  # noqa: BLE001 - handed to the requests
-                if len(jobs) > 1:
+                if len(jobs) > 1 and not isinstance(error, BrokenExecutor):  # alone, each would fail alike
                     for job in jobs:
                         await self._run([job])
                     return

@@ -76,27 +76,26 @@ function cellSize(root, cols) {
 }
 
 function drawColumnLabels(view, units, cell) {
-  view.parts.columns.replaceChildren(...units.map((unit, c) => {
-    const button = labelButton(unit, c, "source-label");
-    button.style.width = `${cell}px`;
-    button.addEventListener("mouseenter", () => focusSource(view, c));
-    button.addEventListener("focus", () => focusSource(view, c));
-    button.addEventListener("mouseleave", () => clearFocus(view));
-    button.addEventListener("blur", () => clearFocus(view));
-    button.addEventListener("click", () => view.callbacks.onSelectSource(c));
-    return button;
-  }));
+  drawLabels(view, view.parts.columns, units, { testid: "source-label", width: `${cell}px` },
+    (c) => focusSource(view, c), (c) => view.callbacks.onSelectSource(c));
 }
 
 function drawRowLabels(view, units, cell) {
-  view.parts.rows.replaceChildren(...units.map((unit, r) => {
-    const button = labelButton(unit, r, "target-label");
-    button.style.height = `${cell}px`;
-    button.addEventListener("mouseenter", () => focusTarget(view, r));
-    button.addEventListener("focus", () => focusTarget(view, r));
+  drawLabels(view, view.parts.rows, units, { testid: "target-label", height: `${cell}px` },
+    (r) => focusTarget(view, r), (r) => view.callbacks.onSelectTarget(r));
+}
+
+// One button per unit: hovering or focusing it highlights its row or column, clicking selects it.
+function drawLabels(view, container, units, { testid, width, height }, focus, select) {
+  container.replaceChildren(...units.map((unit, index) => {
+    const button = labelButton(unit, index, testid);
+    if (width) button.style.width = width;
+    if (height) button.style.height = height;
+    button.addEventListener("mouseenter", () => focus(index));
+    button.addEventListener("focus", () => focus(index));
     button.addEventListener("mouseleave", () => clearFocus(view));
     button.addEventListener("blur", () => clearFocus(view));
-    button.addEventListener("click", () => view.callbacks.onSelectTarget(r));
+    button.addEventListener("click", () => select(index));
     return button;
   }));
 }
