@@ -10,6 +10,8 @@ with A the induced links, S the sure and P the possible gold links (S ⊆ P). Fo
 al. (2015) report AER 0.34-0.39 for attention on German-English against 0.32 for the
 Berkeley aligner; a diagonal baseline (each target word linked to the source word at the same
 relative position) shows what a model that learned nothing about the sentence would score.
+Each layer (heads averaged) and the average of all are also asked whether their argmax links
+sit one source word beside the gold ones (`nmt.analysis.alignment_shift`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from nmt.analysis.alignment_shift import (
+    MIN_SHIFT_SHARE,
+    SHIFT_RATIO,
+    ShiftCounts,
+    argmax_offsets,
+    link_offsets,
+    shift_sentence,
+    shift_table,
+)
 from nmt.analysis.core import Alignment, AnalysisContext, Example, SectionResult, Table
 from nmt.analysis.head_grids import head_grids, plot_head_grids
 from nmt.analysis.words import word_attention, word_count
@@ -129,10 +140,14 @@ def threshold_links(weights: np.ndarray, threshold: float = THRESHOLD) -> Links:
     return frozenset(zip(src_words.tolist(), tgt_words.tolist()))
 
 
+def diagonal_sources(num_src_words: int, num_tgt_words: int) -> list[int]:
+    """The source word at the same relative position as each target word (centres of equal shares)."""
+    return [min(int((tgt + 0.5) * num_src_words / num_tgt_words), num_src_words - 1) for tgt in range(num_tgt_words)]
+
+
 def diagonal_links(num_src_words: int, num_tgt_words: int) -> Links:
-    """Each target word linked to the source word at the same relative position (centres of equal shares)."""
-    return frozenset((min(int((tgt + 0.5) * num_src_words / num_tgt_words), num_src_words - 1), tgt)
-                     for tgt in range(num_tgt_words))
+    """Each target word linked to the source word at the same relative position."""
+    return frozenset((src, tgt) for tgt, src in enumerate(diagonal_sources(num_src_words, num_tgt_words)))
 
 
 METHODS = {"argmax": argmax_links, "threshold": threshold_links}
@@ -164,22 +179,34 @@ def cross_word_maps(context: AnalysisContext, index: int) -> dict[str, np.ndarra
             for name in context.modules if name == "cross" or name.endswith(".cross")}
 
 
-def score_corpus(context: AnalysisContext, indices: Sequence[int]
-                 ) -> tuple[dict[tuple[Setting, str], AlignmentCounts], AlignmentCounts]:
-    """Counts per (setting, method) over the examples `indices`, and the diagonal baseline's counts."""
-    counts: dict[tuple[Setting, str], AlignmentCounts] = {}
-    diagonal = AlignmentCounts()
+@dataclass
+class CorpusScores:
+    """What `score_corpus` pools over the aligned examples."""
+
+    counts: dict[tuple[Setting, str], AlignmentCounts]  # per (setting, method)
+    diagonal: AlignmentCounts  # the diagonal baseline's
+    shifts: dict[Setting, ShiftCounts]  # argmax offsets from gold per layer (heads averaged) and for "all"
+    diagonal_shift: ShiftCounts  # the diagonal baseline's offsets
+
+
+def score_corpus(context: AnalysisContext, indices: Sequence[int]) -> CorpusScores:
+    """Link counts per (setting, method) and argmax offsets per averaged setting over the examples `indices`."""
+    scores = CorpusScores(counts={}, diagonal=AlignmentCounts(), shifts={}, diagonal_shift=ShiftCounts())
     for index in indices:
         example = context.examples[index]
         gold = example.alignment
         num_src, num_tgt = word_count(example.src_word_of_piece), word_count(example.tgt_word_of_piece)
         check_alignment(gold, num_src_words=num_src, num_tgt_words=num_tgt, where=f"example {index}")
-        diagonal += count_links(diagonal_links(num_src, num_tgt), gold)
+        scores.diagonal += count_links(diagonal_links(num_src, num_tgt), gold)
+        scores.diagonal_shift += ShiftCounts.of(link_offsets(diagonal_sources(num_src, num_tgt), gold.sure))
         for setting, weights in settings(cross_word_maps(context, index)):
             for method, induce in METHODS.items():
-                counts[setting, method] = counts.get((setting, method), AlignmentCounts()) + count_links(
-                    induce(weights), gold)
-    return counts, diagonal
+                key = (setting, method)
+                scores.counts[key] = scores.counts.get(key, AlignmentCounts()) + count_links(induce(weights), gold)
+            if setting[1] is None:  # a layer's heads averaged, or all of them
+                scores.shifts[setting] = scores.shifts.get(setting, ShiftCounts()) + ShiftCounts.of(
+                    argmax_offsets(weights, gold.sure))
+    return scores
 
 
 def example_figure(example: Example, weights: np.ndarray, *, title: str) -> Figure:
@@ -228,7 +255,8 @@ def alignment_section(context: AnalysisContext) -> SectionResult:
             "No example carries a gold word alignment; pass alignments=FILE (Pharaoh format, one line per "
             "sentence pair: i-j sure, i?j possible) or use data=sample, whose validation and test splits "
             "include them."))
-    counts, diagonal = score_corpus(context, indices)
+    scores = score_corpus(context, indices)
+    counts, diagonal = scores.counts, scores.diagonal
     heads = {name: context.heads[name] for name in cross_word_maps(context, indices[0])}
     scored = {key: value.aer for key, value in counts.items() if value.aer is not None}
     best_setting, best_method = min(scored, key=scored.get)
@@ -244,6 +272,9 @@ def alignment_section(context: AnalysisContext) -> SectionResult:
         "diagonal": diagonal.to_dict(),
         "best": {"setting": setting_label(best_setting), "method": best_method,
                  **counts[best_setting, best_method].to_dict()},
+        "shift": {"layers": {name: scores.shifts[name, None].to_dict() for name in heads},
+                  "average": scores.shifts["all", None].to_dict(), "diagonal": scores.diagonal_shift.to_dict(),
+                  "best_layer": min(heads, key=lambda name: _inf_if_none(counts[(name, None), "argmax"].aer))},
     }
     figures = {}
     if sum(heads.values()) > 1:  # the RNN's one attention has no layer x head grid
@@ -253,7 +284,8 @@ def alignment_section(context: AnalysisContext) -> SectionResult:
         context.examples[shown], dict(settings(cross_word_maps(context, shown)))[best_setting],
         title=f"example {shown}: word-level attention of\n{setting_label(best_setting)}")
     return SectionResult(name="alignment", title=TITLE, numbers=numbers,
-                         tables=[summary_table(counts, list(heads), diagonal)], figures=figures,
+                         tables=[summary_table(counts, list(heads), diagonal), offset_table(scores, list(heads))],
+                         figures=figures,
                          summary=summary_lines(numbers, best_method), text=READING)
 
 
@@ -286,6 +318,13 @@ def summary_table(counts: Mapping[tuple[Setting, str], AlignmentCounts], modules
                  rows=rows)
 
 
+def offset_table(scores: CorpusScores, modules: Sequence[str]) -> Table:
+    """Shares of argmax links at offset -1 / 0 / +1 / farther from gold per layer, for all, and for the diagonal."""
+    rows = [(setting_label((name, None)), scores.shifts[name, None]) for name in modules]
+    rows += [(setting_label(("all", None)), scores.shifts["all", None]), ("diagonal baseline", scores.diagonal_shift)]
+    return shift_table(rows)
+
+
 def summary_lines(numbers: dict, best_method: str) -> list[str]:
     best, average, diagonal = numbers["best"], numbers["average"], numbers["diagonal"]
     gold = numbers["gold_links"]
@@ -299,6 +338,14 @@ def summary_lines(numbers: dict, best_method: str) -> list[str]:
     lines.append(f"average of all heads and layers: AER {_text(average['argmax']['aer'])} (argmax), "
                  f"{_text(average['threshold']['aer'])} (≥ {THRESHOLD}); "
                  f"diagonal baseline: AER {_text(diagonal['aer'])}")
+    layers = numbers["shift"]["layers"]
+    if len(layers) == 1:  # one attention module (the RNN's): the average of all is that module
+        name = next(iter(layers))
+        lines.append(shift_sentence(setting_label((name, None)), layers[name]))
+    else:
+        best_layer = numbers["shift"]["best_layer"]
+        lines.append(shift_sentence(f"best layer, {setting_label((best_layer, None))}", layers[best_layer]))
+        lines.append(shift_sentence(setting_label(("all", None)), numbers["shift"]["average"]))
     return lines
 
 
@@ -310,12 +357,20 @@ READING = (
     "precision |A∩P|/|A|, recall |A∩S|/|S|, AER 1 - (|A∩S| + |A∩P|)/(|A| + |S|), lower is better. Luong et al. "
     "(2015) report AER 0.34-0.39 for attention on German-English, 0.32 for the Berkeley aligner. The diagonal "
     "baseline links each target word to the source word at the same relative position; a head that does no "
-    "better has learned no alignment. In the example figure, red squares mark sure gold links and red circles "
-    "possible ones.")
+    "better has learned no alignment. The second table asks whether argmax links sit one source word beside "
+    "the gold ones (Koehn & Knowles 2017 found RNN attention off by one): for each target word with a sure gold "
+    "link, the offset of its argmax source word from the nearest sure gold source word (at equal distance the "
+    "left one): -1 one word to the left, 0 on gold, +1 one to the right. A side that holds at least "
+    f"{MIN_SHIFT_SHARE:.0%} of the words and {SHIFT_RATIO:g} times the other side's share is called a shift. "
+    "In the example figure, red squares mark sure gold links and red circles possible ones.")
 
 
 def _nan_if_none(value: float | None) -> float:
     return float("nan") if value is None else value
+
+
+def _inf_if_none(value: float | None) -> float:
+    return float("inf") if value is None else value
 
 
 def _rounded(value: float | None) -> float | str:

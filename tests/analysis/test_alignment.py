@@ -1,4 +1,5 @@
-"""Attention as word alignment: Pharaoh files, piece -> word attention, AER by hand, and the section end to end."""
+"""Attention as word alignment: Pharaoh files, piece -> word attention, AER by hand, and the section end to end
+(argmax offsets from gold by hand: test_alignment_shift.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from nmt.analysis.alignment import (
 from nmt.analysis.core import Alignment, AnalysisContext, make_examples
 from nmt.analysis.words import word_attention
 from nmt.errors import NMTError
+from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
 
 CPU = torch.device("cpu")
 # Gold links of the first four PAIRS, one sure link per target word; "du" (target 3 of pair 0) comes from
@@ -140,6 +142,72 @@ def test_a_head_that_follows_the_gold_links_scores_zero_and_is_best(transformer:
                                                                "links": 23}
     assert numbers["heads"]["decoder.1.cross"][0]["threshold"]["aer"] == 0.0
     assert (numbers["best"]["setting"], numbers["best"]["aer"]) == ("decoder.1.cross head 0", 0.0)
+
+
+def test_section_reports_argmax_offsets_from_gold_per_layer_and_for_the_average(
+        transformer: AnalysisContext) -> None:
+    result = alignment_section(transformer)
+    shift = result.numbers["shift"]
+    assert set(shift["layers"]) == {"decoder.0.cross", "decoder.1.cross"}
+    layers = shift["layers"]
+    assert shift["best_layer"] == min(layers, key=lambda name: result.numbers["layers"][name]["argmax"]["aer"])
+    for counts in [*layers.values(), shift["average"]]:
+        assert counts["words"] == 23  # every target word of the four aligned pairs has one sure link
+        assert counts["left"] + counts["on_gold"] + counts["right"] + counts["other"] == pytest.approx(1.0)
+    # the diagonal differs from the gold only at pair 0's target 3, linked to source 3 where the sure gold is 2
+    assert shift["diagonal"] == {"left": 0.0, "on_gold": 22 / 23, "right": 1 / 23, "other": 0.0, "words": 23,
+                                 "direction": None}
+    table = result.tables[1]
+    assert [row[0] for row in table.rows] == ["decoder.0.cross (heads averaged)", "decoder.1.cross (heads averaged)",
+                                              "average of all heads and layers", "diagonal baseline"]
+    assert [row[-1] for row in table.rows] == [23, 23, 23, 23]
+    assert sum("argmax links land" in line for line in result.summary) == 2  # the best layer and the average
+
+
+def test_attention_one_source_word_right_of_gold_is_reported_as_a_shift_to_the_right(
+        transformer: AnalysisContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    forced = dict(transformer.forced_attention())
+    for name in ("decoder.0.cross", "decoder.1.cross"):
+        maps = list(forced[name])
+        for index, example in enumerate(transformer.examples[:len(GOLD)]):
+            source_of = {tgt: src for src, tgt in example.alignment.sure}  # one sure link per target word
+            last_word = example.src_word_of_piece[-2]
+            weights = np.zeros_like(maps[index])
+            for row, tgt_word in enumerate(example.tgt_word_of_piece[:-1]):  # every head, every piece of the word
+                weights[:, row, example.src_word_of_piece.index(min(source_of[tgt_word] + 1, last_word))] = 1.0
+            weights[:, -1, -1] = 1.0  # the row that predicts EOS, read by no word
+            maps[index] = weights
+        forced[name] = maps
+    monkeypatch.setattr(transformer, "forced_attention", lambda: forced)
+    result = alignment_section(transformer)
+    # Of the 23 target words, 4 have their gold on the last source word (the final "."): there the link stays on
+    # gold; the other 19 land one source word to the right.
+    expected = {"left": 0.0, "on_gold": 4 / 23, "right": 19 / 23, "other": 0.0, "words": 23, "direction": "right"}
+    shift = result.numbers["shift"]
+    assert shift["layers"]["decoder.0.cross"] == shift["layers"]["decoder.1.cross"] == shift["average"] == expected
+    assert any(line.startswith("average of all heads and layers: argmax links land one source word to the right "
+                               "of gold for 83% of 23 target words") for line in result.summary)
+
+
+def test_forced_cross_attention_row_t_is_the_step_that_produces_target_piece_t(
+        transformer: AnalysisContext, tmp_path: Path) -> None:
+    # The row read for target piece t must be the decoding step whose input is piece t - 1 (BOS for t = 0):
+    # stepping the decoder over BOS + the reference gives the same rows in the same order.
+    rnn = tiny_analysis_context(tmp_path, RNN_MODEL_CONFIG)
+    for context in (transformer, rnn):
+        names = [name for name in context.modules if name.endswith("cross")]
+        forced = context.forced_attention()
+        for index, example in enumerate(context.examples[:4]):
+            src = torch.tensor([[*example.src_ids, EOS_ID]])
+            state = context.model.encode(src, src != PAD_ID)
+            steps = []
+            with torch.no_grad():
+                for token in [BOS_ID, *example.tgt_ids]:
+                    _, state, attention = context.model.decode_step(torch.tensor([token]), state)  # (1, L, H, S)
+                    steps.append(attention[0])
+            stepped = torch.stack(steps, dim=2).numpy()  # (L, H, T + 1, S + 1)
+            for layer, name in enumerate(names):
+                np.testing.assert_allclose(forced[name][index], stepped[layer], atol=1e-5)
 
 
 def test_a_gold_link_beyond_the_sentence_names_the_example_and_its_lengths(transformer: AnalysisContext) -> None:
