@@ -269,21 +269,26 @@ def beam_search(
 
 
 def _advance(scores: Tensor, log_probs: Tensor, *, beam_size: int) -> tuple[Tensor, Tensor, Tensor]:
-    """scores (A, W), log_probs (A * W, V), overwritten -> the 2K best continuations per sentence,
-    best first: their summed scores (A, 2K), the beam they extend (A, 2K) and their token (A, 2K).
+    """scores (A, W), log_probs (A * W, V) -> the 2K best continuations per sentence, best first:
+    their summed scores (A, 2K), the beam they extend (A, 2K) and their token (A, 2K).
 
+    Adding a beam's score does not reorder its row, so each row's 2K best tokens are found first
+    and the sentence's 2K best among its W * 2K: one pass over the (A * W, V) block, not two.
     Fewer than 2K possible continuations (W * V < 2K) are padded with -inf scores.
     """
     num_sentences, width = scores.shape
-    vocab_size = log_probs.size(-1)
-    total = log_probs.view(num_sentences, width, vocab_size).add_(scores.unsqueeze(2))  # (A, W, V)
-    num_candidates = min(2 * beam_size, width * vocab_size)
-    cand_scores, flat = total.view(num_sentences, width * vocab_size).topk(num_candidates, dim=1)  # (A, 2K)
+    per_row = min(2 * beam_size, log_probs.size(-1))
+    row_scores, row_tokens = log_probs.topk(per_row, dim=1)                          # (A * W, k)
+    total = row_scores.view(num_sentences, width * per_row) + scores.repeat_interleave(per_row, dim=1)  # (A, W * k)
+    num_candidates = min(2 * beam_size, width * per_row)
+    cand_scores, flat = total.topk(num_candidates, dim=1)                            # (A, 2K)
+    cand_tokens = row_tokens.view(num_sentences, width * per_row).gather(1, flat)   # (A, 2K)
     missing = 2 * beam_size - num_candidates
     if missing > 0:
         cand_scores = F.pad(cand_scores, (0, missing), value=NEG_INF)
-        flat = F.pad(flat, (0, missing), value=PAD_ID)  # beam 0, token PAD: never finished nor kept
-    return cand_scores, flat // vocab_size, flat % vocab_size
+        flat = F.pad(flat, (0, missing), value=0)
+        cand_tokens = F.pad(cand_tokens, (0, missing), value=PAD_ID)  # beam 0, token PAD: never finished nor kept
+    return cand_scores, flat // per_row, cand_tokens
 
 
 def _finish(

@@ -36,6 +36,7 @@ from nmt.inference.decoding import (
     target_token_cap,
 )
 from nmt.inference.explanation import Explanation, explain
+from nmt.inference.precision import search_model
 from nmt.inference.sampling import Sampling, sample
 from nmt.models import restore_model
 from nmt.models.seq2seq import Seq2Seq
@@ -203,21 +204,22 @@ class Translator:
     def _search(
         self, batch: Batch, nbest: int, return_attention: bool, prefix: Tensor | None
     ) -> list[list[Hypothesis]]:
-        with autocast(self.device, self.precision):
-            return self._search_in_precision(batch, nbest, return_attention, prefix)
+        model, context = search_model(self.model, self.precision)
+        with context:
+            return self._search_with(model, batch, nbest, return_attention, prefix)
 
-    def _search_in_precision(
-        self, batch: Batch, nbest: int, return_attention: bool, prefix: Tensor | None
+    def _search_with(
+        self, model: Seq2Seq, batch: Batch, nbest: int, return_attention: bool, prefix: Tensor | None
     ) -> list[list[Hypothesis]]:
         if self.sampling is not None:
-            return sample(self.model, batch.src, batch.src_mask, num_samples=nbest, sampling=self.sampling,
+            return sample(model, batch.src, batch.src_mask, num_samples=nbest, sampling=self.sampling,
                           max_len_a=self.max_len_a, max_len_b=self.max_len_b, return_attention=return_attention,
                           prefix=prefix)
         if self.beam_size == 1:
-            hypotheses = greedy_search(self.model, batch.src, batch.src_mask, max_len_a=self.max_len_a,
+            hypotheses = greedy_search(model, batch.src, batch.src_mask, max_len_a=self.max_len_a,
                                        max_len_b=self.max_len_b, return_attention=return_attention, prefix=prefix)
             return [[hypothesis] for hypothesis in hypotheses]
-        return beam_search(self.model, batch.src, batch.src_mask, beam_size=self.beam_size,
+        return beam_search(model, batch.src, batch.src_mask, beam_size=self.beam_size,
                            length_penalty=self.length_penalty, max_len_a=self.max_len_a,
                            max_len_b=self.max_len_b, nbest=nbest, return_attention=return_attention, prefix=prefix)
 

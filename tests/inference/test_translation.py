@@ -110,21 +110,22 @@ def test_translation_runs_in_eval_mode_and_restores_the_training_mode(parts):
 
 
 @pytest.mark.parametrize("beam_size", [1, 3])
-def test_bf16_precision_decodes_under_autocast(parts, beam_size, monkeypatch):
+def test_bf16_precision_decodes_with_bf16_weights(parts, beam_size, monkeypatch):
     model, _ = parts
     seen = []
-    real_decode_step = model.decode_step
+    real_decode_step = type(model).decode_step
 
-    def recording_decode_step(*args, **kwargs):
-        seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
-        return real_decode_step(*args, **kwargs)
+    def recording_decode_step(self, *args, **kwargs):
+        seen.append((next(self.parameters()).dtype, torch.is_autocast_enabled("cpu")))
+        return real_decode_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(model, "decode_step", recording_decode_step)
+    monkeypatch.setattr(type(model), "decode_step", recording_decode_step)
     bf16 = make_translator(parts, beam_size=beam_size, precision="bf16").translate(SOURCES)
-    assert seen and all(seen)
+    assert seen and set(seen) == {(torch.bfloat16, False)}  # weights cast once, no per-op autocast
+    assert next(model.parameters()).dtype == torch.float32  # the caller's model is left as it was
     seen.clear()
     fp32 = make_translator(parts, beam_size=beam_size, precision=32).translate(SOURCES)  # YAML gives 32 as an int
-    assert seen and not any(seen)
+    assert seen and set(seen) == {(torch.float32, False)}
     assert len(bf16) == len(fp32) and sum(a == b for a, b in zip(bf16, fp32)) >= len(SOURCES) // 2
 
 

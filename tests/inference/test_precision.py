@@ -1,0 +1,62 @@
+import torch
+from tiny_checkpoint import MODEL_CONFIG, RNN_MODEL_CONFIG, one_cpu_thread  # noqa: F401 (autouse)
+
+from nmt.inference.precision import bf16_copy, search_model
+from nmt.models import build_model
+
+
+def tiny_transformer() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(MODEL_CONFIG, src_vocab_size=20, tgt_vocab_size=20)
+
+
+def test_the_bf16_copy_is_made_once_and_remade_when_a_parameter_changes():
+    model = tiny_transformer()
+    first = bf16_copy(model)
+    assert all(p.dtype == torch.bfloat16 for p in first.parameters())
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert bf16_copy(model) is first  # reused while the weights are the same
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # what an optimizer step does
+    second = bf16_copy(model)
+    assert second is not first
+    assert torch.equal(next(second.parameters()), next(model.parameters()).to(torch.bfloat16))
+
+
+def test_a_loaded_state_dict_also_gives_a_new_copy():
+    model = tiny_transformer()
+    first = bf16_copy(model)
+    other = tiny_transformer()
+    with torch.no_grad():
+        for parameter in other.parameters():
+            parameter.mul_(2.0)
+    model.load_state_dict(other.state_dict())  # copies in place: the version counters move
+    assert bf16_copy(model) is not first
+
+
+def test_precision_32_and_hooked_models_are_searched_as_they_are():
+    model = tiny_transformer()
+    same, context = search_model(model, "32")
+    assert same is model
+    with context:
+        assert not torch.is_autocast_enabled("cpu")
+    module = next(m for m in model.modules() if hasattr(m, "weights_hook"))
+    module.weights_hook = lambda weights, mask: weights  # analysis records attention through such a hook
+    same, context = search_model(model, "bf16")
+    assert same is model  # a copy would not see a hook set later
+    with context:
+        assert torch.is_autocast_enabled("cpu")
+    module.weights_hook = None
+    copy, context = search_model(model, "bf16")
+    assert next(copy.parameters()).dtype == torch.bfloat16
+
+
+def test_an_rnn_decodes_in_bf16():
+    torch.manual_seed(0)
+    model = build_model(RNN_MODEL_CONFIG, src_vocab_size=20, tgt_vocab_size=20).eval()
+    copy = bf16_copy(model)
+    src = torch.tensor([[5, 6, 7, 3]])
+    state = copy.encode(src, src != 0)
+    log_probs, _, weights = copy.decode_step(torch.tensor([2]), state)
+    assert log_probs.dtype == torch.float32 and torch.isfinite(log_probs).all()
+    assert weights is not None and torch.allclose(weights.float().sum(-1), torch.ones(1, 1, 1), atol=1e-2)
