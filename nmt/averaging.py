@@ -10,6 +10,7 @@ every weight.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +19,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nmt.checkpoint import Checkpoint, first_difference, load_checkpoint, periodic_checkpoints
+from nmt.checkpoint import Checkpoint, first_difference, load_checkpoint, periodic_checkpoints, save_checkpoint
 from nmt.errors import NMTError
+
+log = logging.getLogger(__name__)
 
 # What must be equal for the weights to mean the same thing (and the result to translate).
 _SAME_MODEL_FIELDS = ("model_config", "src_vocab_size", "tgt_vocab_size", "tokenizer_state",
@@ -39,6 +42,24 @@ def last_periodic_checkpoints(run_dir: str | Path, *, last: int) -> list[Path]:
                        f"{f'pass last={len(steps)} or fewer' if steps else 'pass ckpts=[a.pt,b.pt] instead'}, "
                        f"or train with trainer.checkpoint_every=N and trainer.keep_checkpoints={last} or more.")
     return [steps[step] for step in sorted(steps)[-last:]]
+
+
+def average_last_checkpoints(checkpoint_dir: Path, *, last: int) -> Path | None:
+    """trainer.average_last: `checkpoint_dir`/average.pt from the last `last` step-N.pt of a finished run
+    (fewer, with a warning, when the run saved fewer); returns its path, or None when the run saved none."""
+    available = len(periodic_checkpoints(checkpoint_dir))
+    if available == 0:
+        log.warning("trainer.average_last=%d but the run saved no step-N.pt checkpoint: no average.pt", last)
+        return None
+    if available < last:
+        log.warning("trainer.average_last=%d but the run saved %d step-N.pt checkpoints: averaging those",
+                    last, available)
+    paths = last_periodic_checkpoints(checkpoint_dir.parent, last=min(last, available))
+    average = average_checkpoints(paths)
+    output = save_checkpoint(checkpoint_dir / "average.pt", average)
+    steps = ", ".join(str(step) for step in average.metrics["averaged_steps"])
+    log.info("averaged the weights of %d checkpoints (steps %s) into %s", len(paths), steps, output)
+    return output
 
 
 def average_checkpoints(paths: Sequence[str | Path]) -> Checkpoint:

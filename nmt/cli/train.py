@@ -32,6 +32,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from nmt.averaging import average_last_checkpoints
 from nmt.cli.common import data_dir, quiet_third_party_logs, report_user_errors, sigterm_interrupts
 from nmt.data.batching import TokenizedSplit
 from nmt.data.corpus import CorpusConfig
@@ -104,6 +105,8 @@ def _train(cfg: DictConfig, config: TrainerConfig, *, ranks: Ranks, device: torc
     trainer = Trainer(model=model, inputs=inputs, config=config, device=device, output_dir=output_dir,
                       resume_from=resume_from, ranks=ranks)
     result = trainer.fit()
+    if ranks.is_main and result.stop_signal is None and config.average_last > 0:
+        average_last_checkpoints(result.checkpoint_dir, last=config.average_last)
     metrics_path = output_dir / "metrics.jsonl"
     if ranks.is_main and result.stop_signal is None and metrics_path.is_file() and metrics_path.stat().st_size > 0:
         plot = plot_learning_curves(metrics_path, output_dir / "learning_curves.png", title=corpus_config.name)

@@ -59,6 +59,7 @@ class TrainerConfig:
     log_every: int
     checkpoint_every: int
     keep_checkpoints: int
+    average_last: int
     resume: bool | str
     tensorboard: bool
     distributed_timeout: float
@@ -67,11 +68,15 @@ class TrainerConfig:
         check_fields(self, prefix="trainer")
         check_at_least(self, 1, "batch_tokens", "accumulate", "log_every", "val_batch_tokens", prefix="trainer")
         check_at_least(self, 0, "max_epochs", "max_steps", "validate_every", "checkpoint_every", "keep_checkpoints",
-                       "patience", "warmup_steps", "plateau_patience", "threads", "val_max_sentences", "min_lr",
-                       "weight_decay", "clip_grad_norm", "val_max_len_a", "val_max_len_b", prefix="trainer")
+                       "average_last", "patience", "warmup_steps", "plateau_patience", "threads", "val_max_sentences",
+                       "min_lr", "weight_decay", "clip_grad_norm", "val_max_len_a", "val_max_len_b", prefix="trainer")
         if not self.distributed_timeout > 0:
             raise NMTError(f"trainer.distributed_timeout={self.distributed_timeout} must be a positive number of "
                            "seconds, e.g. 1800.")
+        if self.average_last > self.keep_checkpoints:
+            raise NMTError(f"trainer.average_last={self.average_last} averages more checkpoints than the "
+                           f"trainer.keep_checkpoints={self.keep_checkpoints} a run keeps; raise keep_checkpoints "
+                           f"to {self.average_last} or lower average_last.")
         if not self.lr > 0:
             raise NMTError(f"trainer.lr={self.lr} must be a positive number.")
         if not self.adam_eps > 0:

@@ -82,6 +82,21 @@ def test_train_on_a_tiny_sample_corpus_writes_checkpoints_and_metrics(tmp_path):
     assert checkpoint.tokenizer_state
 
 
+def test_average_last_writes_the_mean_of_the_last_checkpoints_and_warns_when_fewer_were_saved(tmp_path, caplog):
+    cfg = compose_config([*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_steps=30",
+                          "trainer.validate_every=10", "trainer.keep_checkpoints=5", "trainer.average_last=4"])
+    with caplog.at_level("WARNING"):
+        train(cfg, output_dir=tmp_path / "run")
+    assert "trainer.average_last=4 but the run saved 3 step-N.pt checkpoints" in caplog.text
+    checkpoints = tmp_path / "run" / "checkpoints"
+    average = load_checkpoint(checkpoints / "average.pt")
+    assert average.metrics["averaged_steps"] == [10, 20, 30]
+    assert average.training_state is None  # translate-only, like best.pt
+    steps = [load_checkpoint(checkpoints / f"step-{step}.pt").model_state for step in (10, 20, 30)]
+    name = next(name for name, tensor in average.model_state.items() if tensor.is_floating_point())
+    assert torch.allclose(average.model_state[name], sum(state[name] for state in steps) / 3, atol=1e-6)
+
+
 def test_resume_true_without_a_previous_run_says_where_it_looked(tmp_path):
     cfg = compose_config([*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.resume=true"])
     with pytest.raises(NMTError, match=r"trainer\.resume=true but .*last\.pt does not exist; pass hydra\.run\.dir"):

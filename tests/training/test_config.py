@@ -46,6 +46,8 @@ def test_precision_given_as_an_integer_is_accepted():
     ("val_max_len_b", -1, r"trainer\.val_max_len_b=-1 is too small"),
     ("label_smoothing", 1.0, r"trainer\.label_smoothing=1\.0 must be in \[0, 1\)"),
     ("max_time", "20 minutes", r"trainer\.max_time='20 minutes' is not a duration; write it as HH:MM:SS"),
+    ("average_last", 4, r"trainer\.average_last=4 averages more checkpoints than the trainer\.keep_checkpoints=3 "
+                        r"a run keeps; raise keep_checkpoints to 4"),
 ])
 def test_bad_value_names_the_key_and_the_fix(key, value, message):
     with pytest.raises(NMTError, match=message):

@@ -71,6 +71,15 @@ def test_multi30k_alone_composes_the_tuned_preset_of_its_model(model):
     assert composed("data=multi30k", f"model={model}") == composed(f"experiment=multi30k_{model}")
 
 
+def test_the_small_transformer_on_multi30k_composes_its_preset_with_wu_et_al_s_schedule():
+    values = flat(composed("data=multi30k", "model=transformer_small"))
+    assert composed("data=multi30k", "model=transformer_small") == composed("experiment=multi30k_transformer_small")
+    assert {key: values[key] for key in recipe_values("multi30k_transformer_small")} == recipe_values(
+        "multi30k_transformer_small")
+    assert (values["model.d_model"], values["model.num_encoder_layers"], values["model.dropout"]) == (128, 4, 0.3)
+    assert (values["trainer.max_steps"], values["trainer.average_last"]) == (8000, 10)
+
+
 def test_multi30k_without_a_model_composes_the_tuned_transformer_preset():
     assert composed("data=multi30k") == composed("experiment=multi30k_transformer")
 
