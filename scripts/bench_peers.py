@@ -92,7 +92,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="decode the checkpoints an earlier run left in --work-dir (its time-budget "
                              "models with --train-minutes) instead of training")
     parser.add_argument("--nmt-decode-precision", choices=("32", "bf16"), default="32",
-                        help="nmt's decoding precision (bf16: autocast; the peers decode in fp32)")
+                        help="nmt's decoding precision (bf16: a bfloat16 copy of the weights; the peers decode in fp32)")
     parser.add_argument("--ctranslate2", action="store_true",
                         help="also export nmt's Transformer to CTranslate2 and decode it there, beam and greedy "
                              '(needs pip install -e ".[export]")')

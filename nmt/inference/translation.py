@@ -26,7 +26,7 @@ from torch import Tensor
 from nmt.checkpoint import Checkpoint, load_checkpoint
 from nmt.data.batching import Batch, collate, pad_ids, sorted_batches
 from nmt.data.tokenizer import Tokenizer
-from nmt.device import Precision, autocast, warn_if_bf16_is_emulated
+from nmt.device import Precision, warn_if_bf16_is_emulated
 from nmt.errors import NMTError, error_summary
 from nmt.inference.decoding import (
     Hypothesis,
@@ -176,9 +176,10 @@ class Translator:
             raise NMTError(f"{len(sources)} sources for {len(targets)} targets; explain one target per source.")
         was_training = self.model.training
         self.model.eval()
+        model, context = search_model(self.model, self.precision)  # the model the search ran: same numbers
         try:
-            with autocast(self.device, self.precision):
-                return explain(self.model, self.tokenizer, self._encode(sources), targets, device=self.device,
+            with context:
+                return explain(model, self.tokenizer, self._encode(sources), targets, device=self.device,
                                batch_tokens=self.batch_tokens, top_k=top_k)
         finally:
             self.model.train(was_training)

@@ -23,6 +23,46 @@ def test_the_bf16_copy_is_made_once_and_remade_when_a_parameter_changes():
     assert torch.equal(next(second.parameters()), next(model.parameters()).to(torch.bfloat16))
 
 
+def test_a_replaced_parameter_new_data_or_a_replaced_buffer_gives_a_new_copy():
+    model = tiny_transformer()
+    layer = next(module for module in model.modules() if isinstance(module, torch.nn.Linear))
+    first = bf16_copy(model)
+    del layer.bias
+    layer.bias = torch.nn.Parameter(torch.full((layer.out_features,), 7.0))  # may reuse the freed one's id
+    second = bf16_copy(model)
+    assert second is not first
+    assert float(dict(second.named_parameters())[_name_of(model, layer.bias)][0]) == 7.0
+    layer.weight.data = layer.weight.data * 2  # what torch.nn.utils.vector_to_parameters does
+    third = bf16_copy(model)
+    assert third is not second
+    name, buffer = next(model.named_buffers())
+    model.get_submodule(name.rpartition(".")[0]).register_buffer(name.rpartition(".")[2], buffer + 1,
+                                                                  persistent=False)
+    assert bf16_copy(model) is not third
+
+
+def test_tied_weights_stay_one_tensor_in_the_copy():
+    model = tiny_transformer()
+    tied = [name for name, _ in model.named_parameters(remove_duplicate=False)]
+    copy = bf16_copy(model)
+    assert [name for name, _ in copy.named_parameters(remove_duplicate=False)] == tied
+    assert len(list(copy.parameters())) == len(list(model.parameters()))  # shared tensors still shared
+
+
+def test_a_model_loaded_under_inference_mode_decodes_in_bf16():
+    with torch.inference_mode():
+        model = tiny_transformer()
+        copy = bf16_copy(model)
+        assert bf16_copy(model) is copy
+        state = copy.encode(torch.tensor([[5, 6, 7, 3]]), torch.tensor([[True] * 4]))
+        log_probs, _, _ = copy.decode_step(torch.tensor([2]), state)
+    assert torch.isfinite(log_probs).all()
+
+
+def _name_of(model: torch.nn.Module, tensor: torch.Tensor) -> str:
+    return next(name for name, parameter in model.named_parameters() if parameter is tensor)
+
+
 def test_a_loaded_state_dict_also_gives_a_new_copy():
     model = tiny_transformer()
     first = bf16_copy(model)
