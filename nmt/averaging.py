@@ -44,21 +44,30 @@ def last_periodic_checkpoints(run_dir: str | Path, *, last: int) -> list[Path]:
     return [steps[step] for step in sorted(steps)[-last:]]
 
 
-def average_last_checkpoints(checkpoint_dir: Path, *, last: int) -> Path | None:
-    """trainer.average_last: `checkpoint_dir`/average.pt from the last `last` step-N.pt of a finished run
-    (fewer, with a warning, when the run saved fewer); returns its path, or None when the run saved none."""
-    available = len(periodic_checkpoints(checkpoint_dir))
-    if available == 0:
+def average_last_checkpoints(checkpoint_dir: Path, *, last: int, final_step: int) -> Path | None:
+    """trainer.average_last: `checkpoint_dir`/average.pt from the last `last` step-N.pt of a run that ended at
+    `final_step` (fewer, with a warning, when it saved fewer); returns its path, or None when it saved none.
+
+    Files of later steps belong to another run in the same directory (one resumed from an earlier
+    checkpoint leaves them, as its pruning does) and are never averaged in.
+    """
+    steps = {step: path for step, path in periodic_checkpoints(checkpoint_dir).items() if step <= final_step}
+    if not steps:
         log.warning("trainer.average_last=%d but the run saved no step-N.pt checkpoint: no average.pt", last)
         return None
-    if available < last:
+    if len(steps) < last:
         log.warning("trainer.average_last=%d but the run saved %d step-N.pt checkpoints: averaging those",
-                    last, available)
-    paths = last_periodic_checkpoints(checkpoint_dir.parent, last=min(last, available))
+                    last, len(steps))
+    paths = [steps[step] for step in sorted(steps)[-last:]]
     average = average_checkpoints(paths)
-    output = save_checkpoint(checkpoint_dir / "average.pt", average)
-    steps = ", ".join(str(step) for step in average.metrics["averaged_steps"])
-    log.info("averaged the weights of %d checkpoints (steps %s) into %s", len(paths), steps, output)
+    try:
+        output = save_checkpoint(checkpoint_dir / "average.pt", average)
+    except OSError as error:
+        raise NMTError(f"the average of the last {len(paths)} checkpoints cannot be written to "
+                       f"{checkpoint_dir / 'average.pt'} ({error}); free some space and run nmt-average "
+                       f"run={checkpoint_dir.parent} last={len(paths)} output=PATH.") from None
+    steps_text = ", ".join(str(step) for step in sorted(steps)[-last:])
+    log.info("averaged the weights of %d checkpoints (steps %s) into %s", len(paths), steps_text, output)
     return output
 
 

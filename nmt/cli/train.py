@@ -74,9 +74,11 @@ def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
     try:
         result = _train(cfg, config, ranks=ranks, device=device, output_dir=Path(ranks.broadcast(str(output_dir))))
         ranks.barrier()  # the ranks leave the group together, after rank 0's last write
-        return result
     finally:
         stop_process_group()
+    if ranks.is_main and result.stop_signal is None and config.average_last > 0:  # the other ranks have left
+        average_last_checkpoints(result.checkpoint_dir, last=config.average_last, final_step=result.step)
+    return result
 
 
 def _train(cfg: DictConfig, config: TrainerConfig, *, ranks: Ranks, device: torch.device,
@@ -105,8 +107,6 @@ def _train(cfg: DictConfig, config: TrainerConfig, *, ranks: Ranks, device: torc
     trainer = Trainer(model=model, inputs=inputs, config=config, device=device, output_dir=output_dir,
                       resume_from=resume_from, ranks=ranks)
     result = trainer.fit()
-    if ranks.is_main and result.stop_signal is None and config.average_last > 0:
-        average_last_checkpoints(result.checkpoint_dir, last=config.average_last)
     metrics_path = output_dir / "metrics.jsonl"
     if ranks.is_main and result.stop_signal is None and metrics_path.is_file() and metrics_path.stat().st_size > 0:
         plot = plot_learning_curves(metrics_path, output_dir / "learning_curves.png", title=corpus_config.name)

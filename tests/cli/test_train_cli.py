@@ -95,6 +95,12 @@ def test_average_last_writes_the_mean_of_the_last_checkpoints_and_warns_when_few
     steps = [load_checkpoint(checkpoints / f"step-{step}.pt").model_state for step in (10, 20, 30)]
     name = next(name for name, tensor in average.model_state.items() if tensor.is_floating_point())
     assert torch.allclose(average.model_state[name], sum(state[name] for state in steps) / 3, atol=1e-6)
+    # the same directory resumed from step 10 to a run of 20 updates: step-30.pt is another timeline's
+    cfg = compose_config([*TINY, f"paths.data_dir={tmp_path / 'data'}", "trainer.max_steps=20",
+                          "trainer.validate_every=10", "trainer.keep_checkpoints=5", "trainer.average_last=2",
+                          f"trainer.resume={checkpoints / 'step-10.pt'}"])
+    train(cfg, output_dir=tmp_path / "run")
+    assert load_checkpoint(checkpoints / "average.pt").metrics["averaged_steps"] == [10, 20]
 
 
 def test_resume_true_without_a_previous_run_says_where_it_looked(tmp_path):
