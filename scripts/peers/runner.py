@@ -289,6 +289,10 @@ def decode_nmt_main(args: argparse.Namespace) -> None:
     from nmt.device import configure_cpu
     from nmt.inference.translation import Translator, load_for_translation
 
+    import nmt.inference.translation
+
+    # which checkout this child decodes with (of the module that decodes, not of nmt/__init__.py alone)
+    print(f"nmt_package={Path(nmt.inference.translation.__file__).resolve().parents[1]}")
     configure_cpu(args.threads)
     _, model, tokenizer = load_for_translation(args.ckpt, device=torch.device("cpu"))
     sources = args.src.read_text(encoding="utf-8").splitlines()
