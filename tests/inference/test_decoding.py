@@ -23,6 +23,7 @@ from scripted_model import (
 
 from nmt.errors import NMTError
 from nmt.inference.decoding import (
+    _advance,
     beam_search,
     greedy_search,
     length_penalty_gnmt,
@@ -325,3 +326,29 @@ def test_a_prefix_beyond_the_target_positions_of_the_model_is_a_user_error():
         greedy_search(model, *source([4]), max_len_a=1.0, max_len_b=2, prefix=prefix_ids([5, 6, 7, 8]))
     fitting = greedy_search(model, *source([4]), max_len_a=1.0, max_len_b=2, prefix=prefix_ids([5, 6, 7]))
     assert fitting[0].tokens == [5, 6, 7]
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_advance_picks_the_best_continuations_of_the_whole_beam_block(seed):
+    # Reference: add every beam's score to its row, then the 2K best of the flattened (W * V) block.
+    generator = torch.Generator().manual_seed(seed)
+    sentences, width, vocab, beam = 3, int(torch.randint(1, 4, (1,), generator=generator)), \
+        int(torch.randint(2, 9, (1,), generator=generator)), int(torch.randint(1, 5, (1,), generator=generator))
+    log_probs = torch.randn(sentences * width, vocab, generator=generator).log_softmax(-1)
+    log_probs[torch.rand(log_probs.shape, generator=generator) < 0.3] = float("-inf")  # constrained tokens
+    log_probs = log_probs.round(decimals=1)  # ties
+    scores = torch.randn(sentences, width, generator=generator).round(decimals=1)
+    scores[torch.rand(scores.shape, generator=generator) < 0.2] = float("-inf")  # empty beam slots
+    total = (log_probs.view(sentences, width, vocab) + scores.unsqueeze(2)).view(sentences, -1)
+    expected = total.topk(min(2 * beam, width * vocab), dim=1).values
+    cand_scores, cand_beams, cand_tokens = _advance(scores, log_probs.clone(), beam_size=beam)
+    assert torch.equal(cand_scores[:, :expected.size(1)], expected)
+    assert torch.isinf(cand_scores[:, expected.size(1):]).all()  # padding when W * V < 2K
+    finite = torch.isfinite(cand_scores)
+    rows = torch.arange(sentences).unsqueeze(1) * width + cand_beams
+    rebuilt = log_probs[rows, cand_tokens] + scores.gather(1, cand_beams)  # each candidate is what it says
+    assert torch.equal(rebuilt[finite], cand_scores[finite])
+    for sentence in range(sentences):
+        picked = [(b, t) for b, t, f in zip(cand_beams[sentence].tolist(), cand_tokens[sentence].tolist(),
+                                            finite[sentence].tolist()) if f]
+        assert len(picked) == len(set(picked))  # no continuation twice
