@@ -20,6 +20,7 @@ from nmt.errors import NMTError
 from nmt.inference.ctranslate2_translation import CTranslate2Translator, is_ctranslate2_export
 from nmt.inference.ensemble import load_ensemble
 from nmt.inference.options import DecodingOptions
+from nmt.inference.precision import bf16_copy
 from nmt.inference.translation import Translation, Translator
 
 # Options fixed when the model is loaded: changing them means loading it again.
@@ -185,6 +186,8 @@ def load_translator(
     if exports:
         return _load_export(paths, exports, options, device=device)
     checkpoint, model, tokenizer = load_ensemble(paths, device=device)
+    if options.precision == "bf16":
+        bf16_copy(model)  # made now, while loading (before a server says it is ready), not in the first search
     return LoadedTranslator(options.translator(model, tokenizer, device=device), options, device,
                             step=checkpoint.step, data_config=checkpoint.data_config,
                             model_config=checkpoint.model_config, paths=tuple(Path(path) for path in paths))

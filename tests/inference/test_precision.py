@@ -100,3 +100,21 @@ def test_an_rnn_decodes_in_bf16():
     log_probs, _, weights = copy.decode_step(torch.tensor([2]), state)
     assert log_probs.dtype == torch.float32 and torch.isfinite(log_probs).all()
     assert weights is not None and torch.allclose(weights.float().sum(-1), torch.ones(1, 1, 1), atol=1e-2)
+
+
+def test_loading_for_bf16_makes_the_copy_before_the_first_search(tmp_path, monkeypatch):
+    from tiny_checkpoint import build_tiny_checkpoint
+
+    from nmt.inference import loading
+    from nmt.inference.options import DecodingOptions
+
+    made = []
+    monkeypatch.setattr(loading, "bf16_copy", lambda model: made.append(model))
+    path = build_tiny_checkpoint(tmp_path)
+    defaults = dict(beam_size=2, length_penalty=1.0, max_len_a=1.0, max_len_b=5, batch_tokens=100, device="cpu",
+                    max_src_tokens=None, threads=1, sampling=False, top_k=0, top_p=1.0, temperature=1.0, seed=1)
+    for precision, expected in (("32", 0), ("bf16", 1)):
+        made.clear()
+        options = DecodingOptions.from_dict({**defaults, "precision": precision})
+        loading.load_translator([path], options, device=torch.device("cpu"))
+        assert len(made) == expected
