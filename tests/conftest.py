@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by the commands the tests 
 
 GERMAN = "der die das ein eine mann frau hund katze kind haus baum auto ball sieht spielt läuft isst trinkt rot blau groß klein schnell im park am strand".split()
 ENGLISH = "the the the a a man woman dog cat child house tree car ball sees plays runs eats drinks red blue big small fast in-the park on-the beach".split()
+
+
+@pytest.fixture
+def sigint_handled():
+    """SIGINT with Python's default handler for the test, as in a shell's foreground: a test process started as
+    a background job of a non-interactive shell inherits SIGINT ignored (POSIX), which nmt keeps ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def _make_pairs(count: int, *, seed: int) -> list[tuple[str, str]]:

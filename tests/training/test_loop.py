@@ -242,6 +242,7 @@ def signal_during_update(monkeypatch, *, update: int, signum: int) -> None:
     monkeypatch.setattr(nmt.training.loop, "label_smoothed_loss", loss_then_signal)
 
 
+@pytest.mark.usefixtures("sigint_handled")
 def test_sigint_saves_last_pt_at_the_interrupted_update_and_the_resumed_run_ends_equal(tmp_path, toy_inputs,
                                                                                        uninterrupted, monkeypatch,
                                                                                        caplog):
@@ -262,6 +263,7 @@ def test_sigint_saves_last_pt_at_the_interrupted_update_and_the_resumed_run_ends
     assert val_losses[0] == val_losses[1]
 
 
+@pytest.mark.usefixtures("sigint_handled")
 def test_a_second_sigint_during_the_save_exits_at_once_and_keeps_the_previous_last_pt(tmp_path, toy_inputs,
                                                                                       monkeypatch):
     signal_during_update(monkeypatch, update=5, signum=signal.SIGINT)

@@ -19,6 +19,7 @@ def test_first_signal_is_recorded_and_the_previous_handlers_come_back():
     assert {signum: signal.getsignal(signum) for signum in before} == before
 
 
+@pytest.mark.usefixtures("sigint_handled")
 def test_second_signal_exits_at_once_with_128_plus_its_number():
     with pytest.raises(SystemExit) as exit_info, StopOnSignal():
         os.kill(os.getpid(), signal.SIGINT)
