@@ -10,7 +10,7 @@ from concurrent.futures import BrokenExecutor
 
 from nmt.serving.batcher import Batcher, ShuttingDown
 from nmt.serving.config import ServeConfig
-from nmt.serving.decoding_process import decoding_executor, decoding_processes, stop_executor
+from nmt.serving.decoding_process import decoding_executor, decoding_processes, decoding_threads, stop_executor
 from nmt.serving.metrics import ServerMetrics
 from nmt.serving.registry import ServedModel, unload_models
 
@@ -29,7 +29,7 @@ class ServerState:
         self.on_failure = on_failure
         self.stopping = False
         # One decoding worker: torch spreads each call over its own threads.
-        self.executor = decoding_executor(config.decoder, threads=config.threads)
+        self.executor = decoding_executor(config.decoder, threads=decoding_threads(config.threads, config.decoder))
 
     @property
     def ready(self) -> bool:
