@@ -184,10 +184,14 @@ class MultiHeadAttention(nn.Module):
         return self._split_heads(F.linear(x, self.in_proj.weight[:d], self.in_proj.bias[:d]))
 
     def project_key_value(self, memory: Tensor) -> tuple[Tensor, Tensor]:
-        """Cross-attention: memory (B, S, D) -> k, v, each (B, H, S, Dh), with one matmul."""
+        """Cross-attention: memory (B, S, D) -> k, v, each (B, H, S, Dh) and contiguous, with one matmul.
+
+        Contiguous once here: every decoding step multiplies by them, and a strided head view would
+        be copied by each of those matmuls again.
+        """
         d = self.d_model
         k, v = F.linear(memory, self.in_proj.weight[d:], self.in_proj.bias[d:]).chunk(2, dim=-1)
-        return self._split_heads(k), self._split_heads(v)
+        return self._split_heads(k).contiguous(), self._split_heads(v).contiguous()
 
     def attend(
         self,
