@@ -58,7 +58,8 @@ def average_last_checkpoints(checkpoint_dir: Path, *, last: int, final_step: int
     if len(steps) < last:
         log.warning("trainer.average_last=%d but the run saved %d step-N.pt checkpoints: averaging those",
                     last, len(steps))
-    paths = [steps[step] for step in sorted(steps)[-last:]]
+    chosen = sorted(steps)[-last:]
+    paths = [steps[step] for step in chosen]
     average = average_checkpoints(paths)
     try:
         output = save_checkpoint(checkpoint_dir / "average.pt", average)
@@ -66,8 +67,8 @@ def average_last_checkpoints(checkpoint_dir: Path, *, last: int, final_step: int
         raise NMTError(f"the average of the last {len(paths)} checkpoints cannot be written to "
                        f"{checkpoint_dir / 'average.pt'} ({error}); free some space and run nmt-average "
                        f"run={checkpoint_dir.parent} last={len(paths)} output=PATH.") from None
-    steps_text = ", ".join(str(step) for step in sorted(steps)[-last:])
-    log.info("averaged the weights of %d checkpoints (steps %s) into %s", len(paths), steps_text, output)
+    log.info("averaged the weights of %d checkpoints (steps %s) into %s", len(paths),
+             ", ".join(map(str, chosen)), output)
     return output
 
 

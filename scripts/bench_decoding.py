@@ -1,7 +1,7 @@
 """nmt's decoding against CTranslate2 on one trained Transformer: the same weights, alternating rounds, medians.
 
-    python scripts/bench_decoding.py --ckpt RUN/checkpoints/best.pt                 # Multi30k test_2016, beam 5 and greedy
-    python scripts/bench_decoding.py --ckpt best.pt --baseline ../nmt-before        # also an older checkout of nmt
+    python scripts/bench_decoding.py --ckpt RUN/checkpoints/best.pt         # Multi30k test_2016, beam 5 and greedy
+    python scripts/bench_decoding.py --ckpt best.pt --baseline ../nmt-before  # also an older checkout of nmt
     python scripts/bench_decoding.py --ckpt best.pt --engines nmt:32 ct2:float32 --beams 5 --rounds 5
 
 Each engine decodes every test sentence in a process of its own (bench_peers.py's decode-nmt and
@@ -19,7 +19,6 @@ over its baseline. Method and results: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -31,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers.ctranslate2_rows import export_afresh  # noqa: E402
-from peers.data import REPO  # noqa: E402
+from peers.data import REPO, read_gz_lines, write_lines  # noqa: E402
+from peers.logs import parse_generation_seconds  # noqa: E402
 from peers.processes import thread_env  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "data" / "multi30k"
@@ -51,7 +51,7 @@ class Run:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ckpt", type=Path, required=True, help="a Transformer checkpoint of nmt-train or nmt-average")
-    parser.add_argument("--src", type=Path, help="sentences to translate (default: the corpus test split's source side)")
+    parser.add_argument("--src", type=Path, help="sentences to translate (default: the test split's source side)")
     parser.add_argument("--ref", type=Path, help="their references, for BLEU (default: the corpus test split's target)")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder with test_2016_flickr.<lang>.gz")
     parser.add_argument("--engines", nargs="+", default=["nmt:32", "nmt:bf16", "ct2:float32", "ct2:int8"])
@@ -89,7 +89,7 @@ def sentences_and_references(args: argparse.Namespace) -> tuple[Path, Path | Non
         if not packed.is_file():
             sys.exit(f"error: {packed} does not exist; pass --corpus (the Multi30k folder) or --src and --ref.")
         unpacked = args.work_dir / f"test.{lang}"
-        unpacked.write_text(gzip.decompress(packed.read_bytes()).decode("utf-8"), encoding="utf-8")
+        write_lines(unpacked, read_gz_lines(packed))
         paths.append(unpacked)
     return paths[0], paths[1]
 
@@ -106,7 +106,8 @@ def engine_command(engine: str, beam: int, *, ckpt: Path, exports: dict[str, Pat
 
 def run_engine(engine: str, beam: int, args: argparse.Namespace, *, exports: dict[str, Path], src: Path,
                references: list[str] | None) -> Run:
-    """One decoding in its own process; `engine` baseline:<precision> runs nmt:<precision> from --baseline."""
+    """One decoding in its own process; `engine` baseline:<precision> runs nmt:<precision> from --baseline.
+    BLEU only with `references` (the rounds repeat the same output: the first round scores it)."""
     out = args.work_dir / f"{engine.replace(':', '_')}_beam{beam}.txt"
     env = {**os.environ, **thread_env(args.threads)}
     tree = REPO
@@ -116,9 +117,8 @@ def run_engine(engine: str, beam: int, args: argparse.Namespace, *, exports: dic
     command = engine_command(engine.replace("baseline:", "nmt:"), beam, ckpt=args.ckpt, exports=exports, src=src,
                              out=out, threads=args.threads)
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=args.work_dir)
-    seconds = [float(line.split("=", 1)[1]) for line in done.stdout.splitlines()
-               if line.startswith("generation_seconds=")]
-    if done.returncode != 0 or not seconds:
+    seconds = parse_generation_seconds("nmt", done.stdout)  # both children print nmt's line
+    if done.returncode != 0 or seconds is None:
         raise RuntimeError(f"{engine} beam {beam} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     packages = [line.split("=", 1)[1] for line in done.stdout.splitlines() if line.startswith("nmt_package=")]
     if packages and Path(packages[0]) != tree / "nmt":
@@ -130,12 +130,12 @@ def run_engine(engine: str, beam: int, args: argparse.Namespace, *, exports: dic
         import sacrebleu
 
         bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
-    return Run(engine=engine, beam=beam, seconds=seconds[0], sentences=len(hypotheses),
+    return Run(engine=engine, beam=beam, seconds=seconds, sentences=len(hypotheses),
                words=sum(len(line.split()) for line in hypotheses), bleu=bleu)
 
 
 def summarize(runs: Sequence[Run]) -> dict[tuple[str, int], dict[str, float | None]]:
-    """(engine, beam) -> median seconds, sentences/s and words/s over its runs, and its BLEU (that of the first run)."""
+    """(engine, beam) -> median seconds, sentences/s and words/s over its runs, and its BLEU (the first run's)."""
     grouped: dict[tuple[str, int], list[Run]] = {}
     for run in runs:
         grouped.setdefault((run.engine, run.beam), []).append(run)
@@ -170,16 +170,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     src, ref = sentences_and_references(args)
     references = ref.read_text(encoding="utf-8").splitlines() if ref is not None else None
-    exports = {engine.partition(":")[2]: export_afresh(args.ckpt, args.work_dir / f"ct2_{engine.partition(':')[2]}",
-                                                       quantization=engine.partition(":")[2])
-               for engine in args.engines if engine.startswith("ct2:")}
+    quantizations = [engine.partition(":")[2] for engine in args.engines if engine.startswith("ct2:")]
+    exports = {quantization: export_afresh(args.ckpt, args.work_dir / f"ct2_{quantization}", quantization=quantization)
+               for quantization in quantizations}
     engines = [*args.engines, *(f"baseline:{e.partition(':')[2]}" for e in args.engines
                                 if args.baseline is not None and e.startswith("nmt:"))]
     runs = []
     for round_number in range(1, args.rounds + 1):
         for beam in args.beams:
             for engine in engines:
-                run = run_engine(engine, beam, args, exports=exports, src=src, references=references)
+                run = run_engine(engine, beam, args, exports=exports, src=src,
+                                 references=references if round_number == 1 else None)
                 runs.append(run)
                 print(f"round {round_number} {engine} {search_name(beam)}: {run.seconds:.2f} s, "
                       f"{run.sentences / run.seconds:,.1f} sent/s, {run.words / run.seconds:,.0f} words/s", flush=True)

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from nmt.analysis.alignment_shift import (
     MIN_SHIFT_SHARE,
     SHIFT_RATIO,
+    Links,
     ShiftCounts,
     argmax_offsets,
     link_offsets,
@@ -46,7 +47,6 @@ TITLE = "Attention as word alignment"
 MAX_EXAMPLE_WORDS = 30  # the example figure picks a sentence with at most this many words per side
 LINK = re.compile(r"^(\d+)([-?])(\d+)$")
 
-Links = frozenset[tuple[int, int]]  # (source word, target word), 0-based
 Setting = tuple[str, int | None]  # (module name or "all", head or None for the average of heads)
 
 
