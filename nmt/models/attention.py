@@ -141,6 +141,19 @@ class MultiplicativeAttention(nn.Module):
         return context, attn_weights
 
 
+def _explicit_is_faster(q: Tensor, *, training: bool) -> bool:
+    """Whether two batched matmuls beat `F.scaled_dot_product_attention` for queries q (B, H, T, Dh) on a CPU.
+
+    They do for a few queries per row at inference (a decoding step: one per row, or one per beam
+    of a sentence; 2-3x), and for bfloat16 in training too: the fused kernel has no dropout on a
+    CPU, and its fallback computes in float32 (1.05x a whole Transformer update with attention
+    dropout, 1.65x without, 2-core Xeon with AMX).
+    """
+    if q.device.type != "cpu":
+        return False
+    return (not training and q.size(2) <= FEW_QUERIES) or (training and q.dtype != torch.float32)
+
+
 class MultiHeadAttention(nn.Module):
     """Vaswani et al. 2017, 3.2: MultiHead(Q, K, V) = Concat(head_1..head_H) W^O,
     head_i = softmax(Q W_i^Q (K W_i^K)^T / sqrt(Dh)) V W_i^V.
@@ -209,16 +222,16 @@ class MultiHeadAttention(nn.Module):
         attn_weights (B, H, T, S) when need_weights, else None.
         """
         dropout_p = self.dropout if self.training else 0.0
-        # Inference with a few queries per row (a decoding step: one per row, or one per beam of
-        # a sentence): the CPU fused kernel is 2-3x slower here than two small batched matmuls.
         hook = self.weights_hook
-        if need_weights or hook is not None or (not self.training and q.size(2) <= FEW_QUERIES):
+        if need_weights or hook is not None or _explicit_is_faster(q, training=self.training):
             if is_causal:
                 length = q.size(2)
                 causal_mask = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
                 mask = causal_mask if mask is None else mask & causal_mask  # (B, H, T, T)
             scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, S)
-            attn_weights = masked_softmax(scores, mask)  # (B, H, T, S)
+            # training in bfloat16: the softmax and its gradient in float32, as the fused kernel's fallback has them
+            scores = scores.float() if self.training else scores
+            attn_weights = masked_softmax(scores, mask).to(v.dtype)  # (B, H, T, S)
             if hook is not None:
                 attn_weights = hook(attn_weights, mask)
             context = dropout(attn_weights, dropout_p, self.training) @ v  # (B, H, T, Dh)

@@ -46,6 +46,7 @@ from nmt.training.config import TrainerConfig, rng_state, set_rng_state
 from nmt.training.distributed import Ranks, rank_share
 from nmt.training.inputs import RunInputs
 from nmt.training.loss import label_smoothed_loss
+from nmt.training.optimizer import adamw
 from nmt.training.resume import training_state_to_resume
 from nmt.training.run_directory import RunDirectoryLock, write_error
 from nmt.training.run_log import LossMeter, RunLogger, SilentRunLogger, five_decimals, thousands, two_decimals
@@ -90,8 +91,8 @@ class Trainer:
                                                           else None) if self.ranks.distributed else None)
         training_model = self.distributed_model or self.model
         self.forward_model = torch.compile(training_model) if config.compile else training_model
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.adam_betas,
-                                           eps=config.adam_eps, weight_decay=config.weight_decay)
+        self.optimizer = adamw(model.parameters(), lr=config.lr, betas=config.adam_betas, eps=config.adam_eps,
+                               weight_decay=config.weight_decay, device=device)
         mode = "min" if config.metric == "loss" else "max"
         self.schedule = LearningRateSchedule(
             kind=resolve_schedule(config.lr_schedule, inputs.model_config), peak_lr=config.lr,

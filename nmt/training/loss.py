@@ -7,6 +7,9 @@ from torch import Tensor
 
 from nmt.tokens import PAD_ID
 
+CHUNK_ELEMENTS = 1 << 18
+"""Logits processed per piece (1 MiB of float32): each piece's passes run in the core's cache."""
+
 
 def label_smoothed_loss(logits: Tensor, target: Tensor, *, smoothing: float) -> tuple[Tensor, Tensor]:
     """Summed training objective and summed NLL over the real target tokens.
@@ -19,7 +22,9 @@ def label_smoothed_loss(logits: Tensor, target: Tensor, *, smoothing: float) -> 
     Forward and backward are written out (`SmoothedCrossEntropy`): the gradient is
     softmax minus the smoothed one-hot target, a few passes over the logits instead of
     autograd's chain through log_softmax, gather and mean (on 2 CPU cores that chain
-    took ~12% of a Transformer step).
+    took ~12% of a Transformer step). Both run over a few rows at a time, converted to
+    float32 and back in cache: on the whole (B * T, V) block each pass would go to memory
+    (2.6x slower with bfloat16 logits on a 2-core Xeon, 1.3x with float32).
     """
     vocab_size = logits.shape[-1]
     return SmoothedCrossEntropy.apply(logits.reshape(-1, vocab_size), target.reshape(-1), smoothing)
@@ -30,13 +35,19 @@ class SmoothedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: Tensor, target: Tensor, smoothing: float) -> tuple[Tensor, Tensor]:
-        log_probs = torch.log_softmax(logits, dim=-1, dtype=torch.float32)      # (N, V)
+        rows = _rows_per_chunk(logits)
+        target_log_probs = logits.new_empty(target.shape, dtype=torch.float32)  # (N,)
+        mean_log_probs = torch.empty_like(target_log_probs)                     # (N,)
+        for start in range(0, logits.shape[0], rows):
+            piece = slice(start, start + rows)
+            log_probs = torch.log_softmax(logits[piece], dim=-1, dtype=torch.float32)  # (rows, V)
+            target_log_probs[piece] = log_probs.gather(-1, target[piece].unsqueeze(-1)).squeeze(-1)
+            mean_log_probs[piece] = log_probs.mean(dim=-1)
         real = target != PAD_ID                                                   # (N,)
-        target_log_probs = log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (N,)
         nll = -torch.where(real, target_log_probs, 0.0).sum()
         loss = nll
         if smoothing != 0:
-            uniform = -torch.where(real, log_probs.mean(dim=-1), 0.0).sum()
+            uniform = -torch.where(real, mean_log_probs, 0.0).sum()
             loss = (1.0 - smoothing) * nll + smoothing * uniform
         ctx.smoothing = smoothing
         ctx.save_for_backward(logits, target, real)
@@ -49,11 +60,21 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         vocab_size = logits.shape[-1]
         # d/dz of a * NLL + b * (-mean log p) = (a + b) * softmax - a * onehot - b / V
         onehot_weight = grad_nll + grad_loss * (1.0 - smoothing)
-        # softmax is recomputed: its kernel is faster than exp of saved log-probs, whose
-        # large negative values take a slow path in exp
-        grad = torch.softmax(logits, dim=-1, dtype=torch.float32).mul_(grad_loss + grad_nll)  # (N, V)
-        if smoothing != 0:
-            grad.sub_(grad_loss * (smoothing / vocab_size))
-        grad.scatter_add_(-1, target.unsqueeze(-1), (-onehot_weight).expand(target.shape[0], 1))
-        grad.mul_(real.unsqueeze(-1))
-        return grad.to(logits.dtype), None, None
+        grad = torch.empty_like(logits)                                           # (N, V)
+        rows = _rows_per_chunk(logits)
+        for start in range(0, logits.shape[0], rows):
+            piece = slice(start, start + rows)
+            # softmax is recomputed: its kernel is faster than exp of saved log-probs, whose
+            # large negative values take a slow path in exp
+            part = torch.softmax(logits[piece], dim=-1, dtype=torch.float32).mul_(grad_loss + grad_nll)  # (rows, V)
+            if smoothing != 0:
+                part.sub_(grad_loss * (smoothing / vocab_size))
+            part_target = target[piece].unsqueeze(-1)
+            part.scatter_add_(-1, part_target, (-onehot_weight).expand(part_target.shape[0], 1))
+            part.mul_(real[piece].unsqueeze(-1))
+            grad[piece] = part
+        return grad, None, None
+
+
+def _rows_per_chunk(logits: Tensor) -> int:
+    return max(1, CHUNK_ELEMENTS // max(1, logits.shape[-1]))

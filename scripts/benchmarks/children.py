@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from nmt.device import configure_cpu
+from nmt.device import bound_onednn_primitive_cache, configure_cpu
 
 RESULT_PREFIX = "RESULT "
 
@@ -63,8 +63,11 @@ def child_train(args: argparse.Namespace) -> None:
     from nmt.data.batching import TokenizedSplit, token_batches
     from nmt.models import build_model
     from nmt.training.loss import label_smoothed_loss
+    from nmt.training.optimizer import adamw
 
     configure_cpu(args.threads)
+    if args.precision == "bf16":
+        bound_onednn_primitive_cache()  # as nmt-train does
     torch.manual_seed(1)
     cfg, corpus = prepared_corpus(args, args.preset)
     train = corpus.splits["train"]
@@ -76,7 +79,8 @@ def child_train(args: argparse.Namespace) -> None:
                         tgt_vocab_size=tokenizer.tgt_vocab_size)
     model.train()
     forward = torch.compile(model) if args.compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+    optimizer = adamw(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.01,
+                      device=torch.device("cpu"))
     batch_tokens = args.batch_tokens or int(cfg.trainer.batch_tokens)
     batches = []
     epoch = 1

@@ -242,6 +242,24 @@ def test_multi_head_fully_masked_source_gives_finite_output(need_weights):
     assert torch.isfinite(output).all()
 
 
+@pytest.mark.parametrize("causal", [False, True], ids=["cross", "causal-self"])
+def test_bf16_training_attention_is_close_to_the_float64_reference_and_finite_on_masked_rows(causal):
+    # Training under bfloat16 autocast on a CPU takes the written-out path (softmax in float32).
+    module = multi_head().float().train()
+    query, memory = (tensor.float() for tensor in mha_inputs())
+    key, mask = (query, torch.ones(B, T, dtype=torch.bool)) if causal else (memory, key_mask())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output, _ = module(query, key, key, mask, is_causal=causal)
+    assert output.dtype == torch.bfloat16
+    expected, _ = reference_multi_head(multi_head(), query.double(), key.double(), key.double(), mask, causal=causal)
+    torch.testing.assert_close(output.double(), expected, atol=0.1, rtol=0.02)
+    output.float().sum().backward()
+    assert torch.isfinite(module.in_proj.weight.grad).all() and module.in_proj.weight.grad.abs().sum() > 0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        masked, _ = module(query, memory, memory, torch.zeros(B, S, dtype=torch.bool))
+    assert torch.isfinite(masked).all()
+
+
 def test_head_count_must_divide_model_width():
     with pytest.raises(NMTError, match="divisible"):
         MultiHeadAttention(d_model=10, num_heads=3, dropout=0.0)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from nmt.tokens import PAD_ID
+from nmt.training import loss as loss_module
 from nmt.training.loss import label_smoothed_loss
 
 
@@ -38,6 +39,20 @@ def test_loss_and_gradient_match_autograd_reference(smoothing):
     (0.7 * ref_loss + 0.2 * ref_nll).backward()
     torch.testing.assert_close(ours.grad, theirs.grad)
     assert ours.grad[0, 5:].abs().sum() == 0  # padding positions get no gradient
+
+
+def test_loss_and_gradient_are_the_same_when_the_rows_are_taken_a_few_at_a_time(monkeypatch):
+    logits, target = logits_and_target(3)  # 21 rows of 50
+    whole = logits.clone().requires_grad_()
+    loss, nll = label_smoothed_loss(whole, target, smoothing=0.1)
+    (loss + 0.5 * nll).backward()
+    monkeypatch.setattr(loss_module, "CHUNK_ELEMENTS", 100)  # 2 rows per piece, the last piece 1 row
+    pieces = logits.clone().requires_grad_()
+    piece_loss, piece_nll = label_smoothed_loss(pieces, target, smoothing=0.1)
+    (piece_loss + 0.5 * piece_nll).backward()
+    torch.testing.assert_close(piece_loss, loss, rtol=0, atol=1e-4)
+    torch.testing.assert_close(piece_nll, nll, rtol=0, atol=1e-4)
+    assert torch.equal(pieces.grad, whole.grad)  # rows never mix: the same row gives the same gradient
 
 
 def test_bf16_logits_give_bf16_gradient_close_to_fp32():
