@@ -8,7 +8,7 @@ from torch import Tensor
 from nmt.tokens import PAD_ID
 
 CHUNK_ELEMENTS = 1 << 18
-"""Logits processed per piece (1 MiB of float32): each piece's passes run in the core's cache."""
+"""Logits processed per piece on a CPU (1 MiB of float32): each piece's passes run in the core's cache."""
 
 
 def label_smoothed_loss(logits: Tensor, target: Tensor, *, smoothing: float) -> tuple[Tensor, Tensor]:
@@ -77,4 +77,7 @@ class SmoothedCrossEntropy(torch.autograd.Function):
 
 
 def _rows_per_chunk(logits: Tensor) -> int:
+    """Rows per piece of logits (N, V): all of them off the CPU, where each piece would cost kernel launches."""
+    if logits.device.type != "cpu":
+        return max(1, logits.shape[0])
     return max(1, CHUNK_ELEMENTS // max(1, logits.shape[-1]))
