@@ -59,18 +59,20 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         smoothing = ctx.smoothing
         vocab_size = logits.shape[-1]
         # d/dz of a * NLL + b * (-mean log p) = (a + b) * softmax - a * onehot - b / V
-        onehot_weight = grad_nll + grad_loss * (1.0 - smoothing)
+        softmax_weight = grad_loss + grad_nll
+        uniform_weight = grad_loss * (smoothing / vocab_size)
+        minus_onehot_weight = -(grad_nll + grad_loss * (1.0 - smoothing))
         grad = torch.empty_like(logits)                                           # (N, V)
         rows = _rows_per_chunk(logits)
         for start in range(0, logits.shape[0], rows):
             piece = slice(start, start + rows)
             # softmax is recomputed: its kernel is faster than exp of saved log-probs, whose
             # large negative values take a slow path in exp
-            part = torch.softmax(logits[piece], dim=-1, dtype=torch.float32).mul_(grad_loss + grad_nll)  # (rows, V)
+            part = torch.softmax(logits[piece], dim=-1, dtype=torch.float32).mul_(softmax_weight)  # (rows, V)
             if smoothing != 0:
-                part.sub_(grad_loss * (smoothing / vocab_size))
-            part_target = target[piece].unsqueeze(-1)
-            part.scatter_add_(-1, part_target, (-onehot_weight).expand(part_target.shape[0], 1))
+                part.sub_(uniform_weight)
+            part_target = target[piece].unsqueeze(-1)                              # (rows, 1)
+            part.scatter_add_(-1, part_target, minus_onehot_weight.expand(part_target.shape))
             part.mul_(real[piece].unsqueeze(-1))
             grad[piece] = part
         return grad, None, None
