@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import nmt.device as device_module
-from nmt.device import configure_cpu, cpu_has_native_bf16, reuse_freed_memory, warn_if_bf16_is_emulated
+from nmt.device import (configure_cpu, cpu_has_native_bf16, pads_to_one_width, reuse_freed_memory,
+                        warn_if_bf16_is_emulated)
 from nmt.errors import NMTError
 
 
@@ -37,6 +38,12 @@ def test_native_bf16_is_read_from_the_cpu_flags():
     assert cpu_has_native_bf16(CPUINFO.format(extra="amx_bf16")) is True
     assert cpu_has_native_bf16(CPUINFO.format(extra="avx512f")) is False
     assert cpu_has_native_bf16("processor\t: 0\n") is None  # no flags line: unknown, so no warning
+
+
+def test_only_bf16_on_a_cpu_pads_source_and_target_to_one_width():
+    assert pads_to_one_width(torch.device("cpu"), "bf16")
+    assert not pads_to_one_width(torch.device("cpu"), "32")
+    assert not pads_to_one_width(torch.device("cuda"), "bf16")
 
 
 def test_bf16_on_a_cpu_without_bf16_instructions_warns_once_on_stderr(monkeypatch, capsys):

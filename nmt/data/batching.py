@@ -59,14 +59,24 @@ def collate(
     src_ids: Sequence[Sequence[int]],
     tgt_ids: Sequence[Sequence[int]] | None,
     indices: Sequence[int] | np.ndarray,
+    *,
+    one_width: bool = False,
 ) -> Batch:
-    """Pad a list of id sequences (without BOS/EOS) into a `Batch`; tgt_ids None for source-only."""
-    src = pad_ids(src_ids, bos=False, eos=True)  # (B, S)
+    """Pad a list of id sequences (without BOS/EOS) into a `Batch`; tgt_ids None for source-only.
+
+    one_width: pad source and target to the same width (S = T = the longest sequence of either
+    side + 1), so the encoder's and the decoder's matmuls have the same shapes; see
+    `nmt.device.pads_to_one_width` for when training asks for it.
+    """
+    width = None
+    if one_width and tgt_ids is not None:
+        width = max((len(ids) for side in (src_ids, tgt_ids) for ids in side), default=0) + 1
+    src = pad_ids(src_ids, bos=False, eos=True, width=width)  # (B, S)
     tgt_in = tgt_out = None
     num_tgt_tokens = 0
     if tgt_ids is not None:
-        tgt_in = pad_ids(tgt_ids, bos=True, eos=False)  # (B, T)
-        tgt_out = pad_ids(tgt_ids, bos=False, eos=True)  # (B, T)
+        tgt_in = pad_ids(tgt_ids, bos=True, eos=False, width=width)  # (B, T)
+        tgt_out = pad_ids(tgt_ids, bos=False, eos=True, width=width)  # (B, T)
         num_tgt_tokens = sum(len(ids) + 1 for ids in tgt_ids)
     return Batch(
         src=src,
@@ -78,10 +88,15 @@ def collate(
     )
 
 
-def pad_ids(sequences: Sequence[Sequence[int]], *, bos: bool, eos: bool) -> Tensor:
-    """(B, L) long with optional BOS before and EOS after each sequence, PAD after that."""
+def pad_ids(sequences: Sequence[Sequence[int]], *, bos: bool, eos: bool, width: int | None = None) -> Tensor:
+    """(B, L) long with optional BOS before and EOS after each sequence, PAD after that.
+
+    L is `width` when given (at least the longest sequence + bos + eos), else just that.
+    """
     lengths = [len(ids) for ids in sequences]
-    width = max(lengths, default=0) + bos + eos
+    needed = max(lengths, default=0) + bos + eos
+    assert width is None or width >= needed, f"width {width} < {needed}"
+    width = needed if width is None else width
     padded = np.full((len(sequences), width), PAD_ID, dtype=np.int64)
     for row, (ids, length) in enumerate(zip(sequences, lengths)):
         padded[row, bos : bos + length] = ids
@@ -167,11 +182,11 @@ class TokenizedSplit:
         assert self.tgt_ids is not None
         return self.tgt_ids.row(index)
 
-    def batch(self, indices: Sequence[int] | np.ndarray) -> Batch:
+    def batch(self, indices: Sequence[int] | np.ndarray, *, one_width: bool = False) -> Batch:
         indices = np.asarray(indices, dtype=np.int64)
         src = self.src_ids.rows(indices)
         tgt = None if self.tgt_ids is None else self.tgt_ids.rows(indices)
-        return collate(src, tgt, indices)
+        return collate(src, tgt, indices, one_width=one_width)
 
 
 def token_batches(

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from nmt.checkpoint import Checkpoint, load_checkpoint, periodic_checkpoints, save_checkpoint
 from nmt.data.batching import token_batches
-from nmt.device import autocast, warn_if_bf16_is_emulated
+from nmt.device import autocast, pads_to_one_width, warn_if_bf16_is_emulated
 from nmt.errors import NMTError
 from nmt.models.seq2seq import Seq2Seq
 from nmt.training.config import TrainerConfig, rng_state, set_rng_state
@@ -82,6 +82,7 @@ class Trainer:
                  output_dir: Path, resume_from: Path | None = None, ranks: Ranks | None = None) -> None:
         self.model, self.inputs, self.config, self.device = model.to(device), inputs, config, device
         self.ranks = ranks or Ranks()
+        self.one_width = pads_to_one_width(device, config.precision)  # batches' padding, see that function
         if self.ranks.is_main:
             warn_if_bf16_is_emulated(device, config.precision, key="trainer.precision")
         self.output_dir = Path(output_dir)
@@ -246,7 +247,7 @@ class Trainer:
         nll_sum = torch.zeros((), device=self.device)
         local_tokens = 0
         for position, indices in enumerate(share):
-            batch = train.batch(indices).to(self.device, non_blocking=True)
+            batch = train.batch(indices, one_width=self.one_width).to(self.device, non_blocking=True)
             with self._gradient_sync(last=position == len(share) - 1):
                 with self._autocast():
                     logits = self.forward_model(batch.src, batch.src_mask, batch.tgt_in)   # (B, T, V)

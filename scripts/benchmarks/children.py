@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from nmt.device import bound_onednn_primitive_cache, configure_cpu
+from nmt.device import bound_onednn_primitive_cache, configure_cpu, pads_to_one_width
 
 RESULT_PREFIX = "RESULT "
 
@@ -99,7 +99,8 @@ def child_train(args: argparse.Namespace) -> None:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    loaded = [split.batch(indices) for indices in batches[:needed]]
+    one_width = pads_to_one_width(torch.device("cpu"), args.precision)  # as nmt-train pads
+    loaded = [split.batch(indices, one_width=one_width) for indices in batches[:needed]]
     for batch in loaded[:args.warmup_steps]:
         step(batch)
     windows = []
@@ -114,7 +115,7 @@ def child_train(args: argparse.Namespace) -> None:
         src = sum(int(batch.src_mask.sum()) for batch in chunk)
         windows.append({"seconds": seconds, "tgt_tokens": tgt, "src_tokens": src})
 
-    probe = loaded[args.warmup_steps]
+    probe = split.batch(batches[args.warmup_steps])  # without one width's extra padding: the model's FLOPs
     with FlopCounterMode(display=False) as counter:  # fp32 eager: the model's FLOPs, not the kernels'
         logits = model(probe.src, probe.src_mask, probe.tgt_in)
         loss, _ = label_smoothed_loss(logits, probe.tgt_out, smoothing=0.1)

@@ -29,6 +29,16 @@ def test_collate_adds_eos_to_source_and_bos_eos_to_target():
     assert batch.src.dtype == batch.tgt_in.dtype == torch.long and batch.src_mask.dtype == torch.bool
 
 
+def test_collate_to_one_width_pads_both_sides_to_the_longest_plus_one():
+    batch = collate([[5, 6, 7], [8]], [[9], [11, 12, 13, 14]], [0, 1], one_width=True)
+    assert batch.src.tolist() == [[5, 6, 7, EOS_ID, PAD_ID], [8, EOS_ID, PAD_ID, PAD_ID, PAD_ID]]
+    assert batch.tgt_in.tolist() == [[BOS_ID, 9, PAD_ID, PAD_ID, PAD_ID], [BOS_ID, 11, 12, 13, 14]]
+    assert batch.tgt_out.tolist() == [[9, EOS_ID, PAD_ID, PAD_ID, PAD_ID], [11, 12, 13, 14, EOS_ID]]
+    assert batch.src_mask.sum().item() == 6 and batch.num_tgt_tokens == 7
+    source_only = collate([[5, 6, 7], [8]], None, [0, 1], one_width=True)
+    assert source_only.src.shape == (2, 4)
+
+
 def test_collate_without_targets_is_source_only():
     batch = collate([[5], [6, 7]], None, [0, 1])
     assert batch.tgt_in is None and batch.tgt_out is None and batch.num_tgt_tokens == 0

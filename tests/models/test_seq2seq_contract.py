@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from model_fixtures import padded_batch
+from nmt.data.batching import collate
 from nmt.models import Seq2Seq
 from nmt.tokens import BOS_ID, PAD_ID
 
@@ -68,6 +69,20 @@ def test_padded_source_positions_may_hold_anything(variant_model):
     with torch.no_grad():
         torch.testing.assert_close(variant_model(noisy_src, src_mask, tgt_in), variant_model(src, src_mask, tgt_in),
                                    atol=1e-6, rtol=0)
+
+
+def test_one_width_padding_of_either_side_leaves_the_real_positions_unchanged(variant_model):
+    """bf16 training on a CPU pads source and target to one width (collate's one_width)."""
+    longer_source = ([[5, 6, 7, 8, 9, 10], [11, 12]], [[9, 8], [12, 11, 4]])
+    longer_target = ([[5, 6], [11]], [[9, 8, 7, 6, 5], [12, 11]])
+    for sources, targets in (longer_source, longer_target):
+        tight = collate(sources, targets, [0, 1])
+        wide = collate(sources, targets, [0, 1], one_width=True)
+        assert wide.src.shape == wide.tgt_in.shape and (tight.src.shape, tight.tgt_in.shape) != (wide.src.shape,) * 2
+        with torch.no_grad():
+            expected = variant_model(tight.src, tight.src_mask, tight.tgt_in)  # (B, T, V)
+            padded = variant_model(wide.src, wide.src_mask, wide.tgt_in)  # (B, T + extra, V)
+        torch.testing.assert_close(padded[:, : expected.size(1)], expected, atol=1e-5, rtol=0)
 
 
 def test_every_parameter_gets_a_gradient(variant_model):

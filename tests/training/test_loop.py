@@ -16,7 +16,7 @@ from toy_run import TINY_RNN, TINY_TRANSFORMER, build_toy_inputs, trainer_config
 
 import nmt.training.loop
 from nmt.checkpoint import load_checkpoint, save_checkpoint
-from nmt.data.batching import token_batches
+from nmt.data.batching import TokenizedSplit, token_batches
 from nmt.errors import NMTError
 from nmt.models import build_model
 from nmt.training.config import seed_everything
@@ -164,6 +164,28 @@ def test_rnn_with_bf16_autocast_plateau_schedule_and_accumulation_trains(tmp_pat
     assert record["val_loss"] == pytest.approx(record["val_loss"])  # finite, not NaN
     trainer = make_trainer(toy_inputs, tmp_path / "other", model_config=TINY_RNN)
     assert trainer.schedule.kind == "plateau"
+
+
+def test_bf16_training_on_a_cpu_pads_each_batchs_source_and_target_to_one_width(tmp_path, toy_inputs):
+    train = toy_inputs.train  # reversals: each target as long as its source, so lengthen some targets
+    sources = [train.src(row).tolist() for row in range(len(train))]
+    targets = [train.tgt(row).tolist() + train.tgt(row).tolist()[: row % 4] for row in range(len(train))]
+    inputs = RunInputs(**{**toy_inputs.__dict__, "train": TokenizedSplit.from_lists(sources, targets)})
+    widths = {}
+    for precision in ("32", "bf16"):
+        trainer = make_trainer(inputs, tmp_path / precision, precision=precision, max_steps=4, validate_every=4)
+        forward, seen = trainer.forward_model, []
+
+        def spy(src, src_mask, tgt_in, forward=forward, seen=seen):
+            seen.append((src.size(1), tgt_in.size(1)))
+            return forward(src, src_mask, tgt_in)
+
+        trainer.forward_model = spy
+        trainer.fit()
+        widths[precision] = seen
+    assert len(widths["bf16"]) == len(widths["32"]) >= 4  # the same batches, seeded
+    assert any(source != target for source, target in widths["32"])  # float32 keeps each side's own width
+    assert widths["bf16"] == [(max(source, target),) * 2 for source, target in widths["32"]]
 
 
 def test_resume_with_another_model_config_names_the_differing_key(tmp_path, toy_inputs):
