@@ -85,8 +85,7 @@ class Trainer:
         self.one_width = pads_to_one_width(device, config.precision)  # batches' padding, see that function
         if self.ranks.is_main:
             warn_if_bf16_is_emulated(device, config.precision, key="trainer.precision")
-        self.output_dir = Path(output_dir)
-        self.checkpoint_dir = self.output_dir / "checkpoints"
+        self.output_dir, self.checkpoint_dir = Path(output_dir), Path(output_dir) / "checkpoints"
         # DDP broadcasts rank 0's weights now and all-reduces gradients in backward.
         self.distributed_model = (DistributedDataParallel(self.model, device_ids=[device] if device.type == "cuda"
                                                           else None) if self.ranks.distributed else None)
