@@ -6,8 +6,13 @@ import pytest
 import torch
 
 import nmt.device as device_module
-from nmt.device import (configure_cpu, cpu_has_native_bf16, pads_to_one_width, reuse_freed_memory,
-                        warn_if_bf16_is_emulated)
+from nmt.device import (
+    configure_cpu,
+    cpu_has_native_bf16,
+    pads_to_one_width,
+    reuse_freed_memory,
+    warn_if_bf16_is_emulated,
+)
 from nmt.errors import NMTError
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+from model_fixtures import padded_batch, tiny_model
 
-from model_fixtures import padded_batch
 from nmt.data.batching import collate
 from nmt.models import Seq2Seq
 from nmt.tokens import BOS_ID, PAD_ID
+from nmt.training.loss import label_smoothed_loss
 
 SOURCES = [[5, 6, 7, 8, 9, 10, 3], [11, 12, 3], [4, 3]]
 TARGETS = [[BOS_ID, 9, 8, 7, 6], [BOS_ID, 12, 11], [BOS_ID, 13, 4, 4, 4]]
@@ -83,6 +85,29 @@ def test_one_width_padding_of_either_side_leaves_the_real_positions_unchanged(va
             expected = variant_model(tight.src, tight.src_mask, tight.tgt_in)  # (B, T, V)
             padded = variant_model(wide.src, wide.src_mask, wide.tgt_in)  # (B, T + extra, V)
         torch.testing.assert_close(padded[:, : expected.size(1)], expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16"])
+@pytest.mark.parametrize("preset", ["transformer", "rnn_bahdanau", "rnn_luong"])
+def test_one_width_padding_leaves_a_training_steps_loss_and_gradients_unchanged(preset, precision):
+    """What bf16 training on a CPU runs: train mode (dropout 0, so neither batch draws masks), autocast, the loss."""
+    no_dropout = dict(dropout=0.0) | (dict(attention_dropout=0.0, activation_dropout=0.0) if preset == "transformer"
+                                      else {})
+    sources, targets = [[5, 6, 7, 8, 9, 10], [11, 12]], [[9, 8], [12, 11, 4]]
+    losses, gradients = [], []
+    for one_width in (False, True):
+        model = tiny_model(preset, **no_dropout).train()
+        batch = collate(sources, targets, [0, 1], one_width=one_width)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = model(batch.src, batch.src_mask, batch.tgt_in)  # (B, T, V)
+        loss, _ = label_smoothed_loss(logits, batch.tgt_out, smoothing=0.1)
+        loss.backward()
+        losses.append(loss.detach())
+        gradients.append({name: parameter.grad for name, parameter in model.named_parameters()})
+    tolerance = dict(atol=1e-5, rtol=1e-5) if precision == "32" else dict(atol=1e-2, rtol=2e-2)
+    torch.testing.assert_close(losses[1], losses[0], **tolerance)
+    for name, gradient in gradients[0].items():
+        torch.testing.assert_close(gradients[1][name], gradient, **tolerance, msg=name)
 
 
 def test_every_parameter_gets_a_gradient(variant_model):
