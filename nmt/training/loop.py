@@ -82,7 +82,7 @@ class Trainer:
                  output_dir: Path, resume_from: Path | None = None, ranks: Ranks | None = None) -> None:
         self.model, self.inputs, self.config, self.device = model.to(device), inputs, config, device
         self.ranks = ranks or Ranks()
-        self.one_width = pads_to_one_width(device, config.precision)  # batches' padding, see that function
+        self.one_width = pads_to_one_width(device, config.precision)  # bf16 on a CPU: src and tgt padded alike
         if self.ranks.is_main:
             warn_if_bf16_is_emulated(device, config.precision, key="trainer.precision")
         self.output_dir, self.checkpoint_dir = Path(output_dir), Path(output_dir) / "checkpoints"

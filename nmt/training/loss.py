@@ -22,7 +22,7 @@ def label_smoothed_loss(logits: Tensor, target: Tensor, *, smoothing: float) -> 
     Forward and backward are written out (`SmoothedCrossEntropy`): the gradient is
     softmax minus the smoothed one-hot target, a few passes over the logits instead of
     autograd's chain through log_softmax, gather and mean (on 2 CPU cores that chain
-    took ~12% of a Transformer step). Both run over a few rows at a time, converted to
+    took ~12% of a Transformer step). On a CPU both run over a few rows at a time, converted to
     float32 and back in cache: on the whole (B * T, V) block each pass would go to memory
     (2.6x slower with bfloat16 logits on a 2-core Xeon, 1.3x with float32).
     """
