@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nmt.errors import NMTError
+from nmt.inference.row_topk import row_topk
 from nmt.models.seq2seq import DecoderState, Seq2Seq, log_softmax_fp32
 from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
 
@@ -132,7 +133,8 @@ def greedy_search(
 
 
 def _most_probable(log_probs: Tensor, rows: Tensor, step: int) -> tuple[Tensor, Tensor]:
-    return log_probs.max(dim=-1)
+    best, tokens = row_topk(log_probs, 1)                                            # (A, 1) each
+    return best.squeeze(1), tokens.squeeze(1)
 
 
 def decode_rows(
@@ -278,7 +280,7 @@ def _advance(scores: Tensor, log_probs: Tensor, *, beam_size: int) -> tuple[Tens
     """
     num_sentences, width = scores.shape
     per_row = min(2 * beam_size, log_probs.size(-1))
-    row_scores, row_tokens = log_probs.topk(per_row, dim=1)                          # (A * W, k)
+    row_scores, row_tokens = row_topk(log_probs, per_row)                            # (A * W, k)
     total = row_scores.view(num_sentences, width * per_row) + scores.repeat_interleave(per_row, dim=1)  # (A, W * k)
     num_candidates = min(2 * beam_size, width * per_row)
     cand_scores, flat = total.topk(num_candidates, dim=1)                            # (A, 2K)
