@@ -110,8 +110,8 @@ class RowMaskedModel(Seq2Seq):
     def decode_step(self, prev_tokens: Tensor, state: RowMaskedState, *,  # type: ignore[override]
                     need_weights: bool = True) -> tuple[Tensor, RowMaskedState, Tensor | None]:
         with weights_hooks(self.model, _hooks(state.keep)):
-            log_probs, inner, attn_weights = self.model.decode_step(prev_tokens, state.inner, need_weights=need_weights)
-        return log_probs, RowMaskedState(inner=inner, keep=state.keep), attn_weights
+            logits, inner, attn_weights = self.model.decode_step(prev_tokens, state.inner, need_weights=need_weights)
+        return logits, RowMaskedState(inner=inner, keep=state.keep), attn_weights
 
     def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
         with weights_hooks(self.model, _hooks(self.keep)):

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nmt.errors import NMTError
-from nmt.inference.row_topk import row_topk
+from nmt.inference.step_scores import StepRules, best_log_probs
 from nmt.models.seq2seq import DecoderState, Seq2Seq, log_softmax_fp32
 from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
 
@@ -105,9 +105,9 @@ def target_token_cap(model: Seq2Seq) -> int | None:
     return None if positions is None else positions - 1
 
 
-Choose = Callable[[Tensor, Tensor, int], tuple[Tensor, Tensor]]
-"""How `decode_rows` picks each row's next token: (log_probs (A, V), rows (A,) of the batch still
-decoding, step) -> (the chosen tokens' log-probabilities (A,), the tokens (A,))."""
+Choose = Callable[[Tensor, StepRules, Tensor], tuple[Tensor, Tensor]]
+"""How `decode_rows` picks each row's next token: (logits (A, V), the step's rules, rows (A,) of the batch
+still decoding) -> (the chosen tokens' log-probabilities (A,), the tokens (A,))."""
 
 
 @torch.no_grad()
@@ -132,8 +132,8 @@ def greedy_search(
                        choose=_most_probable, return_attention=return_attention, prefix=prefix)
 
 
-def _most_probable(log_probs: Tensor, rows: Tensor, step: int) -> tuple[Tensor, Tensor]:
-    best, tokens = row_topk(log_probs, 1)                                            # (A, 1) each
+def _most_probable(logits: Tensor, rules: StepRules, rows: Tensor) -> tuple[Tensor, Tensor]:
+    best, tokens = best_log_probs(logits, 1, rules)                                  # (A, 1) each
     return best.squeeze(1), tokens.squeeze(1)
 
 
@@ -150,7 +150,7 @@ def decode_rows(
     """One hypothesis per row of `state`: each step appends the token `choose` picks, until EOS.
 
     src_mask (B, S), max_len (B,) and prefix (B, P) belong to the B rows of `state`; while a row's
-    prefix lasts, `choose` sees only the prefix token (the rest -inf), and max_len must let it through.
+    prefix lasts, the rules allow only the prefix token, and max_len must let it through.
     A row leaves the batch (through `state.select`) as soon as it picks EOS, so nothing follows EOS
     and a finished row costs no more decoder steps. Greedy search and sampling differ only in `choose`.
     """
@@ -163,9 +163,9 @@ def decode_rows(
     hypotheses: list[Hypothesis | None] = [None] * batch_size
     step = 0
     while active.numel() > 0:
-        log_probs, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A, V)
-        log_probs = _constrain(log_probs, step=step, max_len=max_len[active], forced=_forced(prefix, active, step))
-        step_scores, prev = choose(log_probs, active, step)                      # (A,), (A,)
+        logits, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A, V)
+        rules = StepRules(step, max_len[active], _forced(prefix, active, step))
+        step_scores, prev = choose(logits, rules, active)                        # (A,), (A,)
         scores = scores + step_scores
         tokens = torch.cat([tokens, prev.unsqueeze(1)], dim=1)                   # (A, t + 1)
         if return_attention:
@@ -247,14 +247,14 @@ def beam_search(
     prev = src.new_full((batch_size,), BOS_ID)                                          # (A * W,)
     step = 0
     while beams.active.numel() > 0:
-        log_probs, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A * W, V)
+        logits, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A * W, V)
         sentences = beams.active.repeat_interleave(beams.width)                        # (A * W,) sentence of each row
-        log_probs = _constrain(log_probs, step=step, max_len=max_len[sentences],
-                               forced=_forced(prefix, sentences, step))
+        rules = StepRules(step, max_len[sentences], _forced(prefix, sentences, step))
         if return_attention:
             beams.attention = _append_step(beams.attention, attn_weights)
-        cand_scores, cand_beams, cand_tokens = _advance(beams.scores, log_probs, beam_size=beam_size)  # (A, 2K) each
-        del log_probs  # the (A * W, V) block is free again before the next step allocates its own
+        row_scores, row_tokens = best_log_probs(logits, min(2 * beam_size, logits.size(-1)), rules)  # (A * W, k)
+        del logits  # the (A * W, V) block is free again before the next step allocates its own
+        cand_scores, cand_beams, cand_tokens = _advance(beams.scores, row_scores, row_tokens, beam_size=beam_size)
         _finish(
             beams, cand_scores, cand_beams, cand_tokens,
             finished=finished, src_mask=src_mask, step=step, alpha=length_penalty, beam_size=beam_size,
@@ -270,17 +270,19 @@ def beam_search(
     return [sorted(hyps, key=lambda h: h.score, reverse=True)[:nbest] for hyps in finished]
 
 
-def _advance(scores: Tensor, log_probs: Tensor, *, beam_size: int) -> tuple[Tensor, Tensor, Tensor]:
-    """scores (A, W), log_probs (A * W, V) -> the 2K best continuations per sentence, best first:
-    their summed scores (A, 2K), the beam they extend (A, 2K) and their token (A, 2K).
+def _advance(
+    scores: Tensor, row_scores: Tensor, row_tokens: Tensor, *, beam_size: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """scores (A, W), each row's k = min(2K, V) best log-probabilities (A * W, k) and their tokens (A * W, k)
+    -> the 2K best continuations per sentence, best first: their summed scores (A, 2K), the beam they
+    extend (A, 2K) and their token (A, 2K).
 
-    Adding a beam's score does not reorder its row, so each row's 2K best tokens are found first
-    and the sentence's 2K best among its W * 2K: one pass over the (A * W, V) block, not two.
+    Adding a beam's score does not reorder its row, so the sentence's 2K best are among its rows'
+    W * k best: the (A * W, V) block is searched once, row by row, not as one (A, W * V) block.
     Fewer than 2K possible continuations (W * V < 2K) are padded with -inf scores.
     """
     num_sentences, width = scores.shape
-    per_row = min(2 * beam_size, log_probs.size(-1))
-    row_scores, row_tokens = row_topk(log_probs, per_row)                            # (A * W, k)
+    per_row = row_scores.size(1)
     total = row_scores.view(num_sentences, width * per_row) + scores.repeat_interleave(per_row, dim=1)  # (A, W * k)
     num_candidates = min(2 * beam_size, width * per_row)
     cand_scores, flat = total.topk(num_candidates, dim=1)                            # (A, 2K)
@@ -365,27 +367,6 @@ def _forced(prefix: Tensor | None, rows: Tensor, step: int) -> Tensor | None:
     if prefix is None or step >= prefix.size(1):
         return None
     return prefix[rows, step]                                                        # (N,)
-
-
-def _constrain(log_probs: Tensor, *, step: int, max_len: Tensor, forced: Tensor | None = None) -> Tensor:
-    """log_probs (N, V), overwritten: never PAD or BOS; only EOS once a row hits its limit; only its
-    `forced` token (N,) where that is not PAD_ID. The one token left keeps its own log-probability."""
-    log_probs[:, PAD_ID] = NEG_INF
-    log_probs[:, BOS_ID] = NEG_INF
-    _allow_only(log_probs, (step >= max_len).nonzero().flatten(), EOS_ID)           # rows at their limit
-    if forced is not None:
-        rows = (forced != PAD_ID).nonzero().flatten()                                # rows inside their prefix
-        _allow_only(log_probs, rows, forced[rows])
-    return log_probs
-
-
-def _allow_only(log_probs: Tensor, rows: Tensor, tokens: Tensor | int) -> None:
-    """log_probs (N, V), overwritten: each of `rows` (R,) keeps only its token of `tokens` (R,) or the one token."""
-    if rows.numel() == 0:
-        return
-    kept = log_probs[rows, tokens]                                                   # (R,)
-    log_probs[rows] = NEG_INF
-    log_probs[rows, tokens] = kept
 
 
 def _append_step(history: Tensor | None, attn_weights: Tensor) -> Tensor:

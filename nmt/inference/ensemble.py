@@ -53,14 +53,14 @@ class EnsembleModel(Seq2Seq):
     def decode_step(
         self, prev_tokens: Tensor, state: EnsembleState, *, need_weights: bool = True
     ) -> tuple[Tensor, EnsembleState, Tensor | None]:
-        """prev_tokens (B,) -> mixed log_probs (B, V), next state, attn_weights (B, 1, 1, S) or None.
+        """prev_tokens (B,) -> the mixed log-probabilities (B, V) as logits, next state, attn_weights (B, 1, 1, S) or None.
 
         The attention is each member's cross-attention averaged over its layers and heads,
         then over the members: one map whatever the members' shapes.
         """
         steps = [member.decode_step(prev_tokens, member_state, need_weights=need_weights)
                  for member, member_state in zip(self.members, state.members)]
-        log_probs = mix_log_probs([step_log_probs for step_log_probs, _, _ in steps])   # (B, V)
+        log_probs = mix_log_probs([log_softmax_fp32(logits) for logits, _, _ in steps])  # (B, V)
         next_state = EnsembleState(tuple(member_state for _, member_state, _ in steps))
         if not need_weights:
             return log_probs, next_state, None

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from nmt.errors import NMTError
 from nmt.inference.decoding import Hypothesis, check_lengths, decode_rows, max_lengths, target_token_cap
+from nmt.inference.step_scores import StepRules, step_log_probs
 from nmt.models.seq2seq import Seq2Seq
 
 NEG_INF = float("-inf")
@@ -112,11 +113,13 @@ def _uniforms(src: Tensor, src_mask: Tensor, limits: Tensor, *, num_samples: int
     return uniforms
 
 
-def _draw(log_probs: Tensor, rows: Tensor, step: int, *, sampling: Sampling, uniforms: Tensor) -> tuple[Tensor, Tensor]:
-    """log_probs (A, V) of rows (A,) -> one token per row by inverse-CDF sampling, and its model log-probability."""
+def _draw(logits: Tensor, rules: StepRules, rows: Tensor, *, sampling: Sampling,
+          uniforms: Tensor) -> tuple[Tensor, Tensor]:
+    """logits (A, V) of rows (A,) -> one token per row by inverse-CDF sampling, and its model log-probability."""
+    log_probs = step_log_probs(logits, rules)                                          # (A, V)
     probs = filtered_probs(log_probs, sampling).double()                               # (A, V)
     cdf = probs.cumsum(dim=1)                                                          # (A, V)
-    threshold = uniforms[rows, step].double().unsqueeze(1) * cdf[:, -1:]               # (A, 1), below the total
+    threshold = uniforms[rows, rules.step].double().unsqueeze(1) * cdf[:, -1:]               # (A, 1), below the total
     # right=True: the first token whose cumulative mass exceeds the threshold, so never one of probability 0
     tokens = torch.searchsorted(cdf, threshold, right=True).squeeze(1).clamp_(max=cdf.size(1) - 1)  # (A,)
     return log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1), tokens

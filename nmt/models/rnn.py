@@ -38,7 +38,7 @@ from nmt.models.attention import (
     MultiplicativeAttention,
 )
 from nmt.models.dropout import Dropout
-from nmt.models.seq2seq import Seq2Seq, log_softmax_fp32
+from nmt.models.seq2seq import Seq2Seq
 from nmt.tokens import PAD_ID
 
 CellKind = Literal["gru", "lstm"]
@@ -280,11 +280,11 @@ class RNNSeq2Seq(Seq2Seq):
     def decode_step(
         self, prev_tokens: Tensor, state: RNNState, *, need_weights: bool = True
     ) -> tuple[Tensor, RNNState, Tensor | None]:
-        """prev_tokens (B,) -> log_probs (B, V), next state, attn_weights (B, 1, 1, S) or None."""
+        """prev_tokens (B,) -> logits (B, V), next state, attn_weights (B, 1, 1, S) or None."""
         embedded = self.dropout(self.tgt_embed(prev_tokens))  # (B, E)
         step_output, context, state, attn_weights = self._step(embedded, state)
         logits = self._logits(step_output, context, embedded)  # (B, V)
-        return log_softmax_fp32(logits), state, attn_weights[:, None, None, :] if need_weights else None
+        return logits, state, attn_weights[:, None, None, :] if need_weights else None
 
     def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
         """src (B, S), src_mask (B, S), tgt_in (B, T) -> logits (B, T, V).

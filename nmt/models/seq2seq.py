@@ -40,9 +40,11 @@ class Seq2Seq(nn.Module, ABC):
     def decode_step(
         self, prev_tokens: Tensor, state: DecoderState, *, need_weights: bool = True
     ) -> tuple[Tensor, DecoderState, Tensor | None]:
-        """prev_tokens (B,) -> log_probs (B, V), the next state, attn_weights (B, L, H, S) or None.
+        """prev_tokens (B,) -> logits (B, V), the next state, attn_weights (B, L, H, S) or None.
 
-        log_probs is a new float32 tensor the caller may overwrite (searches mask and add to it in place).
+        logits are the next position's scores in the model's compute dtype (bfloat16 for a bf16
+        copy), as `forward` gives them: log_softmax of a row is the next-token distribution. The
+        searches normalise them in float32 (`log_softmax_fp32`), a slice of rows at a time.
         attn_weights are the decoder's weights over source positions for this step:
         one layer and one head for the RNN models (L = H = 1), every cross-attention
         layer and head for the Transformer. Exactly 0 on padded source positions.

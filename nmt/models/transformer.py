@@ -28,7 +28,7 @@ from nmt.errors import NMTError
 from nmt.models import checks
 from nmt.models.attention import MultiHeadAttention
 from nmt.models.dropout import Dropout
-from nmt.models.seq2seq import Seq2Seq, log_softmax_fp32
+from nmt.models.seq2seq import Seq2Seq
 from nmt.tokens import PAD_ID
 
 NormPlacement = Literal["pre", "post"]
@@ -370,7 +370,7 @@ class Transformer(Seq2Seq):
     def decode_step(
         self, prev_tokens: Tensor, state: TransformerState, *, need_weights: bool = True
     ) -> tuple[Tensor, TransformerState, Tensor | None]:
-        """prev_tokens (B,) -> log_probs (B, V), next state, cross attn_weights (B, L, H, S) or None."""
+        """prev_tokens (B,) -> logits (B, V), next state, cross attn_weights (B, L, H, S) or None."""
         memory_mask = state.src_mask[:, None, None, :]  # (B / G, 1, 1, S)
         x = self._embed(self.tgt_embed, prev_tokens.unsqueeze(1), state.step)  # (B, 1, D)
         self_keys, self_values, weights = [], [], []
@@ -392,4 +392,4 @@ class Transformer(Seq2Seq):
         new_state = replace(state, self_keys=tuple(self_keys), self_values=tuple(self_values), step=state.step + 1,
                             self_rows=None)
         attn_weights = torch.stack(weights, dim=1) if weights else None  # (B, L, H, S)
-        return log_softmax_fp32(logits), new_state, attn_weights
+        return logits, new_state, attn_weights

@@ -341,7 +341,8 @@ def test_advance_picks_the_best_continuations_of_the_whole_beam_block(seed):
     scores[torch.rand(scores.shape, generator=generator) < 0.2] = float("-inf")  # empty beam slots
     total = (log_probs.view(sentences, width, vocab) + scores.unsqueeze(2)).view(sentences, -1)
     expected = total.topk(min(2 * beam, width * vocab), dim=1).values
-    cand_scores, cand_beams, cand_tokens = _advance(scores, log_probs.clone(), beam_size=beam)
+    row_scores, row_tokens = log_probs.topk(min(2 * beam, vocab), dim=1)  # each row's best, as the searches pass them
+    cand_scores, cand_beams, cand_tokens = _advance(scores, row_scores, row_tokens, beam_size=beam)
     assert torch.equal(cand_scores[:, :expected.size(1)], expected)
     assert torch.isinf(cand_scores[:, expected.size(1):]).all()  # padding when W * V < 2K
     finite = torch.isfinite(cand_scores)

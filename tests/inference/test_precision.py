@@ -55,8 +55,8 @@ def test_a_model_loaded_under_inference_mode_decodes_in_bf16():
         copy = bf16_copy(model)
         assert bf16_copy(model) is copy
         state = copy.encode(torch.tensor([[5, 6, 7, 3]]), torch.tensor([[True] * 4]))
-        log_probs, _, _ = copy.decode_step(torch.tensor([2]), state)
-    assert torch.isfinite(log_probs).all()
+        logits, _, _ = copy.decode_step(torch.tensor([2]), state)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()
 
 
 def _name_of(model: torch.nn.Module, tensor: torch.Tensor) -> str:
@@ -97,8 +97,8 @@ def test_an_rnn_decodes_in_bf16():
     copy = bf16_copy(model)
     src = torch.tensor([[5, 6, 7, 3]])
     state = copy.encode(src, src != 0)
-    log_probs, _, weights = copy.decode_step(torch.tensor([2]), state)
-    assert log_probs.dtype == torch.float32 and torch.isfinite(log_probs).all()
+    logits, _, weights = copy.decode_step(torch.tensor([2]), state)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()
     assert weights is not None and torch.allclose(weights.float().sum(-1), torch.ones(1, 1, 1), atol=1e-2)
 
 

@@ -23,36 +23,36 @@ def batch():
 
 
 def step_through(model: Seq2Seq, src, src_mask, tgt_in):
-    """log_probs (B, T, V) and attn_weights (B, T, L, H, S) from decode_step, one position at a time."""
+    """logits (B, T, V) and attn_weights (B, T, L, H, S) from decode_step, one position at a time."""
     state = model.encode(src, src_mask)
-    log_probs, weights = [], []
+    logits, weights = [], []
     for position in range(tgt_in.size(1)):
-        step_log_probs, state, attn_weights = model.decode_step(tgt_in[:, position], state)
-        log_probs.append(step_log_probs)
+        step_logits, state, attn_weights = model.decode_step(tgt_in[:, position], state)
+        logits.append(step_logits)
         weights.append(attn_weights)
-    return torch.stack(log_probs, dim=1), torch.stack(weights, dim=1)
+    return torch.stack(logits, dim=1), torch.stack(weights, dim=1)
 
 
 def test_decode_step_reproduces_forward(variant_model):
     src, src_mask, tgt_in = batch()
     with torch.no_grad():
-        expected = torch.log_softmax(variant_model(src, src_mask, tgt_in), dim=-1)  # (B, T, V)
+        expected = variant_model(src, src_mask, tgt_in)  # (B, T, V)
         stepped, _ = step_through(variant_model, src, src_mask, tgt_in)
-    assert stepped.dtype == torch.float32
+    assert stepped.dtype == expected.dtype == torch.float32
     torch.testing.assert_close(stepped, expected, atol=1e-5, rtol=0)
 
 
-def test_decode_step_without_weights_gives_the_same_log_probs(variant_model):
+def test_decode_step_without_weights_gives_the_same_logits(variant_model):
     src, src_mask, tgt_in = batch()
     with torch.no_grad():
         stepped, _ = step_through(variant_model, src, src_mask, tgt_in)
-        state, log_probs = variant_model.encode(src, src_mask), []
+        state, logits = variant_model.encode(src, src_mask), []
         for position in range(tgt_in.size(1)):
-            step_log_probs, state, attn_weights = variant_model.decode_step(tgt_in[:, position], state,
-                                                                            need_weights=False)
+            step_logits, state, attn_weights = variant_model.decode_step(tgt_in[:, position], state,
+                                                                         need_weights=False)
             assert attn_weights is None
-            log_probs.append(step_log_probs)
-    torch.testing.assert_close(torch.stack(log_probs, dim=1), stepped, atol=1e-6, rtol=0)
+            logits.append(step_logits)
+    torch.testing.assert_close(torch.stack(logits, dim=1), stepped, atol=1e-6, rtol=0)
 
 
 def test_sentence_alone_equals_sentence_in_padded_batch(variant_model):
@@ -131,12 +131,12 @@ def test_selected_state_continues_like_the_selected_rows(variant_model):
     with torch.no_grad():
         state = variant_model.encode(src, src_mask)
         _, state, _ = variant_model.decode_step(tgt_in[:, 0], state)
-        log_probs, _, weights = variant_model.decode_step(tgt_in[:, 1], state)
+        logits, _, weights = variant_model.decode_step(tgt_in[:, 1], state)
         _, state_again, _ = variant_model.decode_step(tgt_in[:, 0], variant_model.encode(src, src_mask))
-        selected_log_probs, _, selected_weights = variant_model.decode_step(
+        selected_logits, _, selected_weights = variant_model.decode_step(
             tgt_in[indices, 1], state_again.select(indices)
         )
-    torch.testing.assert_close(selected_log_probs, log_probs[indices], atol=1e-6, rtol=0)
+    torch.testing.assert_close(selected_logits, logits[indices], atol=1e-6, rtol=0)
     torch.testing.assert_close(selected_weights, weights[indices], atol=1e-6, rtol=0)
 
 
@@ -147,10 +147,10 @@ def test_same_sources_selection_reorders_beams_without_copying_the_source(varian
     with torch.no_grad():
         state = variant_model.encode(src, src_mask).select(expand)
         _, state, _ = variant_model.decode_step(tgt_in[expand, 0] + torch.tensor([0, 1, 0, 1]), state)
-        log_probs, _, weights = variant_model.decode_step(tgt_in[expand, 1], state)
+        logits, _, weights = variant_model.decode_step(tgt_in[expand, 1], state)
         kept = state.select(swap, same_sources=True)
-        swapped_log_probs, _, swapped_weights = variant_model.decode_step(tgt_in[expand, 1][swap], kept)
-    torch.testing.assert_close(swapped_log_probs, log_probs[swap], atol=1e-6, rtol=0)
+        swapped_logits, _, swapped_weights = variant_model.decode_step(tgt_in[expand, 1][swap], kept)
+    torch.testing.assert_close(swapped_logits, logits[swap], atol=1e-6, rtol=0)
     torch.testing.assert_close(swapped_weights, weights[swap], atol=1e-6, rtol=0)
     assert kept.src_mask is state.src_mask  # the source side is shared, not copied
 
@@ -165,7 +165,7 @@ def test_decode_step_leaves_its_input_state_unchanged(variant_model):
     torch.testing.assert_close(again, first, atol=0, rtol=0)
 
 
-def test_all_padding_source_gives_finite_log_probs(variant_model):
+def test_all_padding_source_gives_finite_logits(variant_model):
     src, src_mask, tgt_in = batch()
     src_mask = src_mask.clone()
     src_mask[1] = False

@@ -43,10 +43,10 @@ def test_beams_share_one_copy_of_their_sentences_source_side():
     with torch.no_grad():
         state = model.encode(src, src_mask).select(torch.arange(3).repeat_interleave(beams))
         assert (state.rows_per_source, state.cross_keys[0].size(0), state.self_rows.numel()) == (3, 3, 9)
-        log_probs, state, weights = model.decode_step(tokens, state)
+        logits, state, weights = model.decode_step(tokens, state)
         for beam in range(beams):  # the same as decoding each beam's rows on their own, one row per sentence
             alone, _, alone_weights = model.decode_step(tokens[beam::beams], model.encode(src, src_mask))
-            torch.testing.assert_close(log_probs[beam::beams], alone, atol=1e-5, rtol=0)
+            torch.testing.assert_close(logits[beam::beams], alone, atol=1e-5, rtol=0)
             torch.testing.assert_close(weights[beam::beams], alone_weights, atol=1e-6, rtol=0)
         # sentence 1 finishes; beams of sentences 0 and 2 are reordered within their sentence
         state = state.select(torch.tensor([2, 0, 0, 6, 8, 7]))
@@ -140,10 +140,10 @@ def test_reorders_held_for_the_next_step_compose_and_leave_earlier_states_intact
         twice = first.select(torch.tensor([1, 0, 3, 2])).select(torch.tensor([0, 0, 2, 3]))
         once = first.select(torch.tensor([1, 1, 3, 2]))
         tokens = torch.tensor([8, 9, 10, 11])
-        log_probs, _, _ = model.decode_step(tokens, twice)
+        logits, _, _ = model.decode_step(tokens, twice)
         expected, _, _ = model.decode_step(tokens, once)
         assert torch.equal(first.self_keys[0], keys_before)  # decoding from a selection copies, never writes back
-        torch.testing.assert_close(log_probs, expected, atol=0, rtol=0)
+        torch.testing.assert_close(logits, expected, atol=0, rtol=0)
         assert not torch.allclose(expected[0], expected[2])  # the rows really differ
         again, _, _ = model.decode_step(tokens, once)  # the same state decodes twice alike
         torch.testing.assert_close(again, expected, atol=0, rtol=0)

@@ -1,0 +1,88 @@
+"""A search step's next-token log-probabilities, from the logits `Seq2Seq.decode_step` returns.
+
+Every search normalises a step's (N, V) logits in float32 (`log_softmax_fp32`, whatever the
+model's dtype) and applies the same rules (`StepRules`): never PAD or BOS; only EOS for a row
+at its length limit; only its prefix token for a row inside a target prefix. A token a rule
+leaves alone keeps its real log-probability, normalised over the whole vocabulary.
+
+Greedy and beam search need only each row's k best log-probabilities (`best_log_probs`), so the
+block is normalised and searched a slice of rows at a time: the float32 log-probabilities of a
+slice (a few MB) are written, read back by the chunked top-k and overwritten by the next slice
+while they are in the cache, instead of a whole (N, V) float32 block going out to memory and back
+(~40 MB for 256 sentences x 5 beams x 8,000 pieces). Row by row the numbers are those of one
+`log_softmax` over the block. Sampling draws from the whole distribution (`step_log_probs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from nmt.inference.row_topk import row_topk
+from nmt.models.seq2seq import log_softmax_fp32
+from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
+
+NEG_INF = float("-inf")
+SLICE_BYTES = 4 << 20  # float32 log-probabilities per slice of rows: within a core's share of the cache
+
+
+@dataclass(frozen=True)
+class StepRules:
+    """The rules of one step for N rows: step index, each row's length limit (N,), its prefix token (N,)
+    (PAD_ID where free; None once no row's prefix lasts)."""
+
+    step: int
+    max_len: Tensor
+    forced: Tensor | None = None
+
+    def single_tokens(self) -> tuple[Tensor, Tensor]:
+        """The rows (R,) allowed one token only, and that token (R,): EOS at the limit, the prefix token inside a
+        prefix (which wins: a row's limit is never below its prefix length)."""
+        only = torch.where(self.step >= self.max_len, EOS_ID, -1)                  # (N,) -1: free
+        if self.forced is not None:
+            only = torch.where(self.forced != PAD_ID, self.forced, only)
+        rows = (only >= 0).nonzero().flatten()                                     # (R,)
+        return rows, only[rows]
+
+
+def step_log_probs(logits: Tensor, rules: StepRules) -> Tensor:
+    """logits (N, V) -> float32 log-probabilities (N, V) under the rules (-inf where not allowed)."""
+    result = log_softmax_fp32(logits)                                              # (N, V)
+    _never_pad_or_bos(result)
+    rows, tokens = rules.single_tokens()
+    if rows.numel() > 0:
+        kept = result[rows, tokens]                                                # (R,)
+        result[rows] = NEG_INF
+        result[rows, tokens] = kept
+    return result
+
+
+def best_log_probs(logits: Tensor, k: int, rules: StepRules) -> tuple[Tensor, Tensor]:
+    """logits (N, V) -> each row's k best float32 log-probabilities under the rules (N, k), best first, and their
+    tokens (N, k). Where fewer than k tokens are allowed, the rest are -inf (their tokens arbitrary)."""
+    num_rows, vocab = logits.shape
+    if num_rows == 0:
+        return logits.new_empty((0, k), dtype=torch.float32), logits.new_empty((0, k), dtype=torch.long)
+    rows_per_slice = max(1, SLICE_BYTES // (4 * vocab))
+    values, tokens = [], []
+    for start in range(0, num_rows, rows_per_slice):
+        block = log_softmax_fp32(logits[start:start + rows_per_slice])            # (n, V)
+        _never_pad_or_bos(block)
+        block_values, block_tokens = row_topk(block, k)                            # (n, k) each
+        values.append(block_values)
+        tokens.append(block_tokens)
+    best, best_tokens = torch.cat(values), torch.cat(tokens)                       # (N, k) each
+    rows, single = rules.single_tokens()
+    if rows.numel() > 0:
+        alone = log_softmax_fp32(logits[rows]).gather(1, single.unsqueeze(1))      # (R, 1)
+        best[rows] = NEG_INF
+        best[rows, :1] = alone.masked_fill(single.unsqueeze(1) == BOS_ID, NEG_INF)
+        best_tokens[rows, 0] = single
+    return best, best_tokens
+
+
+def _never_pad_or_bos(log_probs: Tensor) -> None:
+    log_probs[:, PAD_ID] = NEG_INF
+    log_probs[:, BOS_ID] = NEG_INF
