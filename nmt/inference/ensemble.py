@@ -53,7 +53,7 @@ class EnsembleModel(Seq2Seq):
     def decode_step(
         self, prev_tokens: Tensor, state: EnsembleState, *, need_weights: bool = True
     ) -> tuple[Tensor, EnsembleState, Tensor | None]:
-        """prev_tokens (B,) -> the mixed log-probabilities (B, V) as logits, next state, attn_weights (B, 1, 1, S) or None.
+        """prev_tokens (B,) -> mixed log-probabilities (B, V) as logits, next state, attn_weights (B, 1, 1, S) or None.
 
         The attention is each member's cross-attention averaged over its layers and heads,
         then over the members: one map whatever the members' shapes.

@@ -37,25 +37,25 @@ class StepRules:
     max_len: Tensor
     forced: Tensor | None = None
 
-    def single_tokens(self) -> tuple[Tensor, Tensor]:
-        """The rows (R,) allowed one token only, and that token (R,): EOS at the limit, the prefix token inside a
+    def only_tokens(self) -> Tensor:
+        """The one token each row (N,) may take, -1 where free: EOS at the limit, the prefix token inside a
         prefix (which wins: a row's limit is never below its prefix length)."""
-        only = torch.where(self.step >= self.max_len, EOS_ID, -1)                  # (N,) -1: free
+        only = torch.where(self.step >= self.max_len, EOS_ID, -1)                  # (N,)
         if self.forced is not None:
             only = torch.where(self.forced != PAD_ID, self.forced, only)
-        rows = (only >= 0).nonzero().flatten()                                     # (R,)
-        return rows, only[rows]
+        return only
 
 
 def step_log_probs(logits: Tensor, rules: StepRules) -> Tensor:
     """logits (N, V) -> float32 log-probabilities (N, V) under the rules (-inf where not allowed)."""
     result = log_softmax_fp32(logits)                                              # (N, V)
     _never_pad_or_bos(result)
-    rows, tokens = rules.single_tokens()
+    only = rules.only_tokens()                                                     # (N,)
+    rows = (only >= 0).nonzero().flatten()                                         # (R,) rows with one token
     if rows.numel() > 0:
-        kept = result[rows, tokens]                                                # (R,)
+        kept = result[rows, only[rows]]                                            # (R,)
         result[rows] = NEG_INF
-        result[rows, tokens] = kept
+        result[rows, only[rows]] = kept
     return result
 
 
@@ -66,21 +66,22 @@ def best_log_probs(logits: Tensor, k: int, rules: StepRules) -> tuple[Tensor, Te
     if num_rows == 0:
         return logits.new_empty((0, k), dtype=torch.float32), logits.new_empty((0, k), dtype=torch.long)
     rows_per_slice = max(1, SLICE_BYTES // (4 * vocab))
+    only = rules.only_tokens()                                                     # (N,)
     values, tokens = [], []
     for start in range(0, num_rows, rows_per_slice):
         block = log_softmax_fp32(logits[start:start + rows_per_slice])            # (n, V)
         _never_pad_or_bos(block)
+        block_only = only[start:start + rows_per_slice]                            # (n,)
+        alone = (block_only >= 0).nonzero().flatten()                              # (r,) rows with one token
+        kept = block[alone, block_only[alone]]                                     # (r,) PAD or BOS stay -inf
         block_values, block_tokens = row_topk(block, k)                            # (n, k) each
+        if alone.numel() > 0:
+            block_values[alone] = NEG_INF
+            block_values[alone, 0] = kept
+            block_tokens[alone, 0] = block_only[alone]
         values.append(block_values)
         tokens.append(block_tokens)
-    best, best_tokens = torch.cat(values), torch.cat(tokens)                       # (N, k) each
-    rows, single = rules.single_tokens()
-    if rows.numel() > 0:
-        alone = log_softmax_fp32(logits[rows]).gather(1, single.unsqueeze(1))      # (R, 1)
-        best[rows] = NEG_INF
-        best[rows, :1] = alone.masked_fill(single.unsqueeze(1) == BOS_ID, NEG_INF)
-        best_tokens[rows, 0] = single
-    return best, best_tokens
+    return torch.cat(values), torch.cat(tokens)                                    # (N, k) each
 
 
 def _never_pad_or_bos(log_probs: Tensor) -> None:

@@ -44,7 +44,7 @@ class Seq2Seq(nn.Module, ABC):
 
         logits are the next position's scores in the model's compute dtype (bfloat16 for a bf16
         copy), as `forward` gives them: log_softmax of a row is the next-token distribution. The
-        searches normalise them in float32 (`log_softmax_fp32`), a slice of rows at a time.
+        searches normalise them in float32 (`log_softmax_fp32`; greedy and beam search a slice of rows at a time).
         attn_weights are the decoder's weights over source positions for this step:
         one layer and one head for the RNN models (L = H = 1), every cross-attention
         layer and head for the Transformer. Exactly 0 on padded source positions.

@@ -46,7 +46,9 @@ class ScriptedModel(Seq2Seq):
 
     Listed probabilities are used as given; the rest of the mass is spread evenly over
     the unlisted tokens other than PAD and BOS. Attention at step t is one-hot on
-    source position t modulo the sentence's real length (L = H = 1).
+    source position t modulo the sentence's real length (L = H = 1). Like a real model it returns
+    logits, not log-probabilities: each row's log-probabilities plus a constant of its own (its
+    sentence id + 1), so a search that skipped the normalisation would score wrongly.
     """
 
     def __init__(self, script: Script | None = None, *, default: dict[int, float] | None = None,
@@ -72,17 +74,18 @@ class ScriptedModel(Seq2Seq):
         prefixes = tuple(p if t == BOS_ID else p + (t,) for p, t in zip(state.prefixes, prev_tokens.tolist()))
         sentences = state.sentence.tolist()
         log_probs = torch.stack([self._distribution(s, p) for s, p in zip(sentences, prefixes)]).log()
+        logits = log_probs + (state.sentence.float() + 1).unsqueeze(1)          # (B, V), not normalised
         lengths = state.src_mask.sum(dim=1)                                     # (B,)
         positions = torch.tensor([len(p) for p in prefixes]) % lengths          # (B,)
         attn = torch.nn.functional.one_hot(positions, state.src_mask.size(1)).float()  # (B, S)
         weights = attn[:, None, None, :] if need_weights else None
-        return log_probs, ScriptedState(state.sentence, prefixes, state.src_mask), weights
+        return logits, ScriptedState(state.sentence, prefixes, state.src_mask), weights
 
     def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
         state, steps = self.encode(src, src_mask), []
         for t in range(tgt_in.size(1)):
-            log_probs, state, _ = self.decode_step(tgt_in[:, t], state)
-            steps.append(log_probs)
+            logits, state, _ = self.decode_step(tgt_in[:, t], state)
+            steps.append(logits)
         return torch.stack(steps, dim=1)                                        # (B, T, V)
 
     def _distribution(self, sentence: int, prefix: tuple[int, ...]) -> Tensor:

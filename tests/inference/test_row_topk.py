@@ -45,7 +45,7 @@ def test_the_best_values_bunched_in_one_chunk_are_all_found():
 
 def test_rows_with_few_finite_scores_give_minus_infinity_at_real_columns():
     scores = torch.full((3, 8000), float("-inf"))
-    scores[0, 4321] = -0.5  # a forced token: the only finite score of its row
+    scores[0, 4321] = -0.5  # the only finite score of its row
     scores[1, [7, 7000]] = -1.0
     values, columns = row_topk(scores, 10)
     assert values[0, 0] == -0.5 and columns[0, 0] == 4321
