@@ -17,6 +17,8 @@ unspecified too).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -25,6 +27,7 @@ PREFERRED_CHUNK = 64
 MIN_CHUNKS_PER_K = 4  # below this many chunks per selected one, the chunked pass saves little: plain topk
 
 
+@functools.cache  # asked at every search step with the same few (V, k)
 def chunk_size(vocab: int, k: int) -> int | None:
     """The chunk width for a row of `vocab` columns and a top-`k`, or None where plain `topk` serves as well.
 

@@ -119,7 +119,7 @@ def _draw(logits: Tensor, rules: StepRules, rows: Tensor, *, sampling: Sampling,
     log_probs = step_log_probs(logits, rules)                                          # (A, V)
     probs = filtered_probs(log_probs, sampling).double()                               # (A, V)
     cdf = probs.cumsum(dim=1)                                                          # (A, V)
-    threshold = uniforms[rows, rules.step].double().unsqueeze(1) * cdf[:, -1:]               # (A, 1), below the total
+    threshold = uniforms[rows, rules.step].double().unsqueeze(1) * cdf[:, -1:]         # (A, 1), below the total
     # right=True: the first token whose cumulative mass exceeds the threshold, so never one of probability 0
     tokens = torch.searchsorted(cdf, threshold, right=True).squeeze(1).clamp_(max=cdf.size(1) - 1)  # (A,)
     return log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1), tokens

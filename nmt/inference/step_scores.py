@@ -48,15 +48,7 @@ class StepRules:
 
 def step_log_probs(logits: Tensor, rules: StepRules) -> Tensor:
     """logits (N, V) -> float32 log-probabilities (N, V) under the rules (-inf where not allowed)."""
-    result = log_softmax_fp32(logits)                                              # (N, V)
-    _never_pad_or_bos(result)
-    only = rules.only_tokens()                                                     # (N,)
-    rows = (only >= 0).nonzero().flatten()                                         # (R,) rows with one token
-    if rows.numel() > 0:
-        kept = result[rows, only[rows]]                                            # (R,)
-        result[rows] = NEG_INF
-        result[rows, only[rows]] = kept
-    return result
+    return _ruled_log_probs(logits, rules.only_tokens())
 
 
 def best_log_probs(logits: Tensor, k: int, rules: StepRules) -> tuple[Tensor, Tensor]:
@@ -69,21 +61,22 @@ def best_log_probs(logits: Tensor, k: int, rules: StepRules) -> tuple[Tensor, Te
     only = rules.only_tokens()                                                     # (N,)
     values, tokens = [], []
     for start in range(0, num_rows, rows_per_slice):
-        block = log_softmax_fp32(logits[start:start + rows_per_slice])            # (n, V)
-        _never_pad_or_bos(block)
-        block_only = only[start:start + rows_per_slice]                            # (n,)
-        alone = (block_only >= 0).nonzero().flatten()                              # (r,) rows with one token
-        kept = block[alone, block_only[alone]]                                     # (r,) PAD or BOS stay -inf
-        block_values, block_tokens = row_topk(block, k)                            # (n, k) each
-        if alone.numel() > 0:
-            block_values[alone] = NEG_INF
-            block_values[alone, 0] = kept
-            block_tokens[alone, 0] = block_only[alone]
+        end = start + rows_per_slice
+        block_values, block_tokens = row_topk(_ruled_log_probs(logits[start:end], only[start:end]), k)  # (n, k)
         values.append(block_values)
         tokens.append(block_tokens)
     return torch.cat(values), torch.cat(tokens)                                    # (N, k) each
 
 
-def _never_pad_or_bos(log_probs: Tensor) -> None:
-    log_probs[:, PAD_ID] = NEG_INF
-    log_probs[:, BOS_ID] = NEG_INF
+def _ruled_log_probs(logits: Tensor, only: Tensor) -> Tensor:
+    """logits (n, V), the one token each row may take (n,) (-1: free) -> float32 log-probabilities (n, V):
+    PAD and BOS -inf, and a row with one token keeps only that one's (so a forced PAD or BOS allows nothing)."""
+    result = log_softmax_fp32(logits)                                              # (n, V)
+    result[:, PAD_ID] = NEG_INF
+    result[:, BOS_ID] = NEG_INF
+    rows = (only >= 0).nonzero().flatten()                                         # (r,) rows with one token
+    if rows.numel() > 0:
+        kept = result[rows, only[rows]]                                            # (r,)
+        result[rows] = NEG_INF
+        result[rows, only[rows]] = kept
+    return result
