@@ -13,7 +13,10 @@ the nmt engines again from another checkout of nmt (imported through PYTHONPATH)
 run, then per engine and search the median sentences/s and words/s (words of its own output: the
 searches stop differently, so words/s is the fairer rate), BLEU against the reference when there is
 one, and the ratios nmt bf16 / CTranslate2 int8, nmt fp32 / CTranslate2 float32 and each nmt engine
-over its baseline. Method and results: docs/benchmarks.md.
+over its baseline. With --warm each engine first decodes the validation split, untimed, in the same
+process: the speed of a server that has decoded before, where nmt's bf16 no longer pays oneDNN's
+kernel set-up for each new matrix shape (a single pass, as nmt-evaluate makes, does).
+Method and results: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--beams", nargs="+", type=int, default=[5, 1], help="beam sizes (1: greedy)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per engine and beam; the median is reported")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warm", action="store_true",
+                        help="each engine decodes the corpus validation split first, untimed: the speed of a process "
+                             "that has decoded before (a server), not of a single pass (nmt-evaluate)")
     parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "decoding", help="exports and outputs")
     parser.add_argument("--json", type=Path, help="results file (default <work-dir>/results.json)")
     args = parser.parse_args(argv)
@@ -95,17 +101,18 @@ def sentences_and_references(args: argparse.Namespace) -> tuple[Path, Path | Non
 
 
 def engine_command(engine: str, beam: int, *, ckpt: Path, exports: dict[str, Path], src: Path, out: Path,
-                   threads: int) -> list[str]:
+                   threads: int, warm_up: Path | None = None) -> list[str]:
     kind, _, setting = engine.partition(":")
     child = [sys.executable, str(REPO / "scripts" / "bench_peers.py")]
-    common = ["--src", str(src), "--out", str(out), "--beam", str(beam), "--threads", str(threads)]
+    common = ["--src", str(src), "--out", str(out), "--beam", str(beam), "--threads", str(threads),
+              *(["--warm-up", str(warm_up)] if warm_up is not None else [])]
     if kind == "ct2":
         return [*child, "decode-ct2", "--model-dir", str(exports[setting]), "--native", *common]
     return [*child, "decode-nmt", "--ckpt", str(ckpt), "--precision", setting, *common]
 
 
 def run_engine(engine: str, beam: int, args: argparse.Namespace, *, exports: dict[str, Path], src: Path,
-               references: list[str] | None) -> Run:
+               references: list[str] | None, warm_up: Path | None = None) -> Run:
     """One decoding in its own process; `engine` baseline:<precision> runs nmt:<precision> from --baseline.
     BLEU only with `references` (the rounds repeat the same output: the first round scores it)."""
     out = args.work_dir / f"{engine.replace(':', '_')}_beam{beam}.txt"
@@ -115,7 +122,7 @@ def run_engine(engine: str, beam: int, args: argparse.Namespace, *, exports: dic
         tree = args.baseline
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
     command = engine_command(engine.replace("baseline:", "nmt:"), beam, ckpt=args.ckpt, exports=exports, src=src,
-                             out=out, threads=args.threads)
+                             out=out, threads=args.threads, warm_up=warm_up)
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=args.work_dir)
     seconds = parse_generation_seconds("nmt", done.stdout)  # both children print nmt's line
     if done.returncode != 0 or seconds is None:
@@ -132,6 +139,19 @@ def run_engine(engine: str, beam: int, args: argparse.Namespace, *, exports: dic
         bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
     return Run(engine=engine, beam=beam, seconds=seconds, sentences=len(hypotheses),
                words=sum(len(line.split()) for line in hypotheses), bleu=bleu)
+
+
+def warm_up_sentences(args: argparse.Namespace) -> Path:
+    """--warm: the source side of the checkpoint's corpus validation split, unpacked into the work dir."""
+    from nmt.checkpoint import load_checkpoint
+
+    packed = args.corpus / f"val.{load_checkpoint(args.ckpt).data_config['src_lang']}.gz"
+    if not packed.is_file():
+        sys.exit(f"error: --warm decodes the validation split first, and {packed} does not exist; "
+                 "pass --corpus (the Multi30k folder).")
+    unpacked = args.work_dir / f"warm-up.{packed.name.removesuffix('.gz')}"
+    write_lines(unpacked, read_gz_lines(packed))
+    return unpacked
 
 
 def summarize(runs: Sequence[Run]) -> dict[tuple[str, int], dict[str, float | None]]:
@@ -170,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     src, ref = sentences_and_references(args)
     references = ref.read_text(encoding="utf-8").splitlines() if ref is not None else None
+    warm_up = warm_up_sentences(args) if args.warm else None
     quantizations = [engine.partition(":")[2] for engine in args.engines if engine.startswith("ct2:")]
     exports = {quantization: export_afresh(args.ckpt, args.work_dir / f"ct2_{quantization}", quantization=quantization)
                for quantization in quantizations}
@@ -180,12 +201,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         for beam in args.beams:
             for engine in engines:
                 run = run_engine(engine, beam, args, exports=exports, src=src,
-                                 references=references if round_number == 1 else None)
+                                 references=references if round_number == 1 else None, warm_up=warm_up)
                 runs.append(run)
                 print(f"round {round_number} {engine} {search_name(beam)}: {run.seconds:.2f} s, "
                       f"{run.sentences / run.seconds:,.1f} sent/s, {run.words / run.seconds:,.0f} words/s", flush=True)
     summary = summarize(runs)
-    print(f"\nmedians of {args.rounds} (threads={args.threads}, {runs[0].sentences} sentences):")
+    regime = f"each after decoding {warm_up.name} untimed" if warm_up is not None else "one pass per process"
+    print(f"\nmedians of {args.rounds} (threads={args.threads}, {runs[0].sentences} sentences, {regime}):")
     for (engine, beam), row in summary.items():
         bleu = "" if row["bleu"] is None else f", BLEU {row['bleu']:.2f}"
         print(f"  {engine:14s} {search_name(beam):7s} {row['sentences_per_s']:8,.1f} sent/s "

@@ -133,6 +133,8 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-len-b", type=int, default=1)
     parser.add_argument("--batch-tokens", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warm-up", type=Path, help="lines to translate first, untimed (a process that has "
+                                                     "decoded before, as a server has)")
 
 
 def check_ctranslate2(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from peers.data import write_lines
 from peers.logs import parse_generation_seconds
-from peers.runner import Runner, ToolResult, median_decode
+from peers.runner import Runner, ToolResult, median_decode, timed_translation
 
 CT2_MODELS = ("transformer",)  # CTranslate2 has no RNN decoder
 NMT_PRECISIONS = {"32": "fp32", "bf16": "bf16"}  # --nmt-decode-precision -> the table's name
@@ -182,11 +180,7 @@ def decode_ct2_main(args: argparse.Namespace) -> None:
         args.model_dir, beam_size=args.beam, length_penalty=args.length_penalty, max_len_a=args.max_len_a,
         max_len_b=args.max_len_b, batch_tokens=args.batch_tokens, device=torch.device("cpu"), max_src_tokens=None,
         precision="32", threads=args.threads)  # precision 32: compute in the type the export stored
-    sources = args.src.read_text(encoding="utf-8").splitlines()
-    started = time.perf_counter()
-    hypotheses = translator.translate(sources)
-    print(f"generation_seconds={time.perf_counter() - started:.4f}")
-    write_lines(args.out, hypotheses)
+    timed_translation(translator.translate, args)
 
 
 def decode_ct2_native(args: argparse.Namespace) -> None:
@@ -204,14 +198,14 @@ def decode_ct2_native(args: argparse.Namespace) -> None:
     target_ids = {piece: i for i, piece in enumerate(tokenizer.tgt_pieces(range(tokenizer.tgt_vocab_size)))}
     engine = ctranslate2.Translator(str(args.model_dir), device="cpu", compute_type="default",
                                     intra_threads=args.threads)
-    sources = args.src.read_text(encoding="utf-8").splitlines()
-    started = time.perf_counter()
-    source_pieces = [tokenizer.src_pieces(ids) for ids in tokenizer.encode_src(sources)]
-    longest = max((len(pieces) + 1 for pieces in source_pieces), default=1)
-    results = engine.translate_batch(
-        source_pieces, beam_size=args.beam, num_hypotheses=1, length_penalty=args.length_penalty,
-        max_decoding_length=max(1, int(args.max_len_a * longest + args.max_len_b)), max_input_length=0,
-        suppress_sequences=[[PAD_PIECE], [BOS_PIECE]], max_batch_size=args.batch_tokens, batch_type="tokens")
-    hypotheses = [tokenizer.decode_tgt([target_ids[piece] for piece in result.hypotheses[0]]) for result in results]
-    print(f"generation_seconds={time.perf_counter() - started:.4f}")
-    write_lines(args.out, hypotheses)
+
+    def translate(sources: list[str]) -> list[str]:
+        source_pieces = [tokenizer.src_pieces(ids) for ids in tokenizer.encode_src(sources)]
+        longest = max((len(pieces) + 1 for pieces in source_pieces), default=1)
+        results = engine.translate_batch(
+            source_pieces, beam_size=args.beam, num_hypotheses=1, length_penalty=args.length_penalty,
+            max_decoding_length=max(1, int(args.max_len_a * longest + args.max_len_b)), max_input_length=0,
+            suppress_sequences=[[PAD_PIECE], [BOS_PIECE]], max_batch_size=args.batch_tokens, batch_type="tokens")
+        return [tokenizer.decode_tgt([target_ids[piece] for piece in result.hypotheses[0]]) for result in results]
+
+    timed_translation(translate, args)

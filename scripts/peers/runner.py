@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -295,12 +295,20 @@ def decode_nmt_main(args: argparse.Namespace) -> None:
     print(f"nmt_package={Path(nmt.inference.translation.__file__).resolve().parents[1]}")
     configure_cpu(args.threads)
     _, model, tokenizer = load_for_translation(args.ckpt, device=torch.device("cpu"))
-    sources = args.src.read_text(encoding="utf-8").splitlines()
     translator = Translator(model, tokenizer, beam_size=args.beam, length_penalty=args.length_penalty,
                             max_len_a=args.max_len_a, max_len_b=args.max_len_b, batch_tokens=args.batch_tokens,
                             device=torch.device("cpu"), precision=args.precision)
+    timed_translation(translator.translate, args)
+
+
+def timed_translation(translate: Callable[[list[str]], list[str]], args: argparse.Namespace) -> None:
+    """The decoding children's timing: --warm-up's lines first when given (untimed: a process that has decoded
+    before, as a server has), then --src's, timed; prints generation_seconds and writes the output to --out."""
+    if args.warm_up is not None:
+        translate(args.warm_up.read_text(encoding="utf-8").splitlines())
+    sources = args.src.read_text(encoding="utf-8").splitlines()
     started = time.perf_counter()
-    hypotheses = translator.translate(sources)
+    hypotheses = translate(sources)
     print(f"generation_seconds={time.perf_counter() - started:.4f}")
     write_lines(args.out, hypotheses)
 

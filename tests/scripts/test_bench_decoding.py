@@ -11,6 +11,7 @@ import pytest
 from tiny_checkpoint import PAIRS, build_tiny_checkpoint, one_cpu_thread  # noqa: F401 (autouse)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import bench_decoding
 from bench_decoding import Run, main, parse_args, ratios, summarize
 from peers.data import REPO
 
@@ -63,3 +64,29 @@ def test_a_baseline_whose_nmt_is_not_the_one_imported_is_an_error(tmp_path):
         main(["--ckpt", str(tmp_path / "tiny/checkpoints/best.pt"), "--src", str(tmp_path / "src.txt"),
               "--baseline", str(fake), "--engines", "nmt:32", "--beams", "1", "--rounds", "1", "--threads", "1",
               "--work-dir", str(tmp_path / "work")])
+
+
+def test_warm_engines_decode_the_validation_split_first_and_a_missing_one_is_one_error(tmp_path, capsys, monkeypatch):
+    import gzip
+
+    build_tiny_checkpoint(tmp_path / "tiny")  # an en→fr checkpoint: the warm-up is val.en.gz
+    (tmp_path / "src.txt").write_text("".join(s + "\n" for s, _ in PAIRS[:3]), encoding="utf-8")
+    arguments = ["--ckpt", str(tmp_path / "tiny/checkpoints/best.pt"), "--src", str(tmp_path / "src.txt"),
+                 "--engines", "nmt:32", "--beams", "1", "--rounds", "1", "--threads", "1", "--warm",
+                 "--corpus", str(tmp_path / "corpus"), "--work-dir", str(tmp_path / "work")]
+    with pytest.raises(SystemExit, match="--warm decodes the validation split first, and .*val.en.gz does not exist"):
+        main(arguments)
+    (tmp_path / "corpus").mkdir()
+    with gzip.open(tmp_path / "corpus" / "val.en.gz", "wt", encoding="utf-8") as packed:
+        packed.write("".join(s + "\n" for s, _ in PAIRS[3:6]))
+    commands = []
+    real_run = bench_decoding.subprocess.run
+    monkeypatch.setattr(bench_decoding.subprocess, "run", lambda command, **kw: commands.append(command) or
+                        real_run(command, **kw))
+
+    main(arguments)
+
+    [command] = commands
+    warm_up = Path(command[command.index("--warm-up") + 1])
+    assert warm_up.read_text(encoding="utf-8").splitlines() == [s for s, _ in PAIRS[3:6]]
+    assert "each after decoding warm-up.val.en untimed" in capsys.readouterr().out

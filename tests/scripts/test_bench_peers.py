@@ -25,7 +25,7 @@ from peers.logs import (
 )
 from peers.processes import ProcessResult
 from peers.report import format_decoding_table, format_table
-from peers.runner import ENTRY_POINT, PEERS_DIR, ToolResult, median_decode
+from peers.runner import ENTRY_POINT, PEERS_DIR, ToolResult, median_decode, timed_translation
 
 JOEY_LOG = """\
 2026-11-24 14:52:38,217 - INFO - joeynmt.model - Total params: 7578112
@@ -236,6 +236,23 @@ def test_native_ctranslate2_child_gives_the_same_greedy_lines_as_nmts_ctranslate
         outputs.append(hypotheses.read_text(encoding="utf-8").splitlines())
 
     assert len(outputs[1]) == 3 and outputs[1] == outputs[0]
+
+
+def test_a_child_translates_its_warm_up_lines_first_and_times_and_writes_only_the_sources(tmp_path, capsys):
+    (tmp_path / "warm.txt").write_text("w1\nw2\n", encoding="utf-8")
+    (tmp_path / "src.txt").write_text("s1\ns2\ns3\n", encoding="utf-8")
+    calls = []
+
+    def translate(lines):
+        calls.append(lines)
+        return [line.upper() for line in lines]
+
+    for warm_up in (tmp_path / "warm.txt", None):
+        args = argparse.Namespace(warm_up=warm_up, src=tmp_path / "src.txt", out=tmp_path / "out.txt")
+        timed_translation(translate, args)
+        assert (tmp_path / "out.txt").read_text(encoding="utf-8").splitlines() == ["S1", "S2", "S3"]
+        assert parse_generation_seconds("nmt", capsys.readouterr().out) >= 0.0
+    assert calls == [["w1", "w2"], ["s1", "s2", "s3"], ["s1", "s2", "s3"]]
 
 
 class ScriptedRunner:
