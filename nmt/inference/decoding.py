@@ -1,8 +1,11 @@
 """Greedy and beam search over any model that follows the `Seq2Seq` contract.
 
-Both searches work on a batch of sentences at once and drop a sentence from the
-active batch (through `state.select`) as soon as it is finished, so long
-sentences never make short ones pay for extra decoder steps. Beam search keeps K
+Both searches work on a batch of sentences at once and drop finished sentences from
+the active batch (through `state.select`), so long sentences do not make short ones
+pay for extra decoder steps. In bf16 on a CPU they drop them only down to a multiple of
+SENTENCE_MULTIPLE: a finished sentence rides along, its output ignored, until the batch
+can shrink to one, so the decoder's matrices come in a few shapes rather than a new one
+at almost every step (see SENTENCE_MULTIPLE). Beam search keeps K
 hypotheses per sentence in one (A * K)-row batch, where A is the number of
 sentences still decoding; its first step runs one row per sentence (the K beams
 would all be BOS) and expands to K rows with the K best first tokens. Attention
@@ -44,6 +47,12 @@ if TYPE_CHECKING:
     from nmt.data.batching import Batch
 
 NEG_INF = float("-inf")
+SENTENCE_MULTIPLE = 16
+"""In bf16 on a CPU a batch sheds finished sentences only down to a multiple of this many (`shed_multiple`). There
+oneDNN builds a kernel for each new matrix shape: dropping every sentence as it finished made new shapes at almost
+every step (a bf16 greedy pass over the 1,000 Multi30k test sentences built ~800 kernels, ~0.35 s of its ~2 s),
+while whole multiples repeat across steps and batches. float32 matmuls build none, so there each sentence leaves
+as it finishes and riders would only cost work."""
 
 
 @dataclass
@@ -151,8 +160,9 @@ def decode_rows(
 
     src_mask (B, S), max_len (B,) and prefix (B, P) belong to the B rows of `state`; while a row's
     prefix lasts, the rules allow only the prefix token, and max_len must let it through.
-    A row leaves the batch (through `state.select`) as soon as it picks EOS, so nothing follows EOS
-    and a finished row costs no more decoder steps. Greedy search and sampling differ only in `choose`.
+    A row that picks EOS is finished: its hypothesis is taken there, so nothing follows EOS, and it leaves
+    the batch (through `state.select`) when `kept_rows` lets it, riding along with its output ignored until
+    then. Greedy search and sampling differ only in `choose`.
     """
     batch_size = src_mask.size(0)
     active = torch.arange(batch_size, device=src_mask.device)                   # (A,) input row of each row
@@ -161,16 +171,18 @@ def decode_rows(
     scores = torch.zeros(batch_size, device=src_mask.device)                     # (A,)
     attention: Tensor | None = None                                              # (A, t, L, H, S)
     hypotheses: list[Hypothesis | None] = [None] * batch_size
+    finished = torch.zeros(batch_size, dtype=torch.bool, device=src_mask.device)  # (A,) riders: output ignored
     step = 0
     while active.numel() > 0:
         logits, state, attn_weights = model.decode_step(prev, state, need_weights=return_attention)  # (A, V)
         rules = StepRules(step, max_len[active], _forced(prefix, active, step))
         step_scores, prev = choose(logits, rules, active)                        # (A,), (A,)
+        multiple = shed_multiple(logits)
         scores = scores + step_scores
         tokens = torch.cat([tokens, prev.unsqueeze(1)], dim=1)                   # (A, t + 1)
         if return_attention:
             attention = _append_step(attention, attn_weights)
-        done = prev == EOS_ID                                                    # (A,)
+        done = (prev == EOS_ID) & ~finished                                      # (A,) finished at this step
         for row in done.nonzero().flatten().tolist():
             origin = int(active[row])
             hypotheses[origin] = Hypothesis(
@@ -178,9 +190,11 @@ def decode_rows(
                 score=float(scores[row]),
                 attention=None if attention is None else _trim(attention[row], src_mask[origin]),
             )
-        keep = (~done).nonzero().flatten()                                       # (A',)
-        if keep.numel() < active.numel():
+        finished |= done
+        keep = kept_rows(finished, multiple)                                     # (A',) or None: all stay
+        if keep is not None:
             active, prev, tokens, scores = active[keep], prev[keep], tokens[keep], scores[keep]
+            finished = finished[keep]
             attention = None if attention is None else attention[keep]
             if keep.numel() > 0:
                 state = state.select(keep)
@@ -190,13 +204,14 @@ def decode_rows(
 
 @dataclass
 class _Beams:
-    """The live part of a batched beam search: A sentences still decoding, W rows each.
+    """The live part of a batched beam search: A sentences still decoding or riding along, W rows each.
 
     Row a * W + w of every tensor (and of the decoder state) is beam w of sentence active[a].
     W is 1 before the first step (every beam would be BOS alone) and K after it.
     """
 
     active: Tensor              # (A,) index of each sentence in the input batch
+    riding: Tensor              # (A,) bool: done, kept only so that the batch shrinks to a multiple (kept_rows)
     scores: Tensor              # (A, W) summed log-probabilities, -inf for an empty slot
     tokens: Tensor              # (A * W, t) tokens so far, BOS excluded
     attention: Tensor | None    # (A * W, t, L, H, S) when attention is requested
@@ -239,6 +254,7 @@ def beam_search(
     state = model.encode(src, src_mask)
     beams = _Beams(
         active=torch.arange(batch_size, device=src.device),
+        riding=torch.zeros(batch_size, dtype=torch.bool, device=src.device),
         scores=torch.zeros((batch_size, 1), device=src.device),
         tokens=src.new_empty((batch_size, 0)),
         attention=None,
@@ -253,14 +269,15 @@ def beam_search(
         if return_attention:
             beams.attention = _append_step(beams.attention, attn_weights)
         row_scores, row_tokens = best_log_probs(logits, min(2 * beam_size, logits.size(-1)), rules)  # (A * W, k)
+        multiple = shed_multiple(logits)
         del logits  # the (A * W, V) block is free again before the next step allocates its own
         cand_scores, cand_beams, cand_tokens = _advance(beams.scores, row_scores, row_tokens, beam_size=beam_size)
         _finish(
             beams, cand_scores, cand_beams, cand_tokens,
             finished=finished, src_mask=src_mask, step=step, alpha=length_penalty, beam_size=beam_size,
         )
-        kept, rows, prev = _select(beams, cand_scores, cand_beams, cand_tokens,
-                                   finished=finished, max_len=max_len, step=step, beam_size=beam_size)
+        kept, rows, prev = _select(beams, cand_scores, cand_beams, cand_tokens, finished=finished, max_len=max_len,
+                                   step=step, beam_size=beam_size, multiple=multiple)
         if rows.numel() > 0:
             # while no sentence is done and the width stays K, rows only reorder beams within their sentences
             same_sources = kept.active.numel() == beams.active.numel() and kept.width == beams.width
@@ -308,7 +325,7 @@ def _finish(
     beam_size: int,
 ) -> None:
     """Move the EOS candidates ranked within the top K to `finished`, scored with the length penalty."""
-    ends = (cand_tokens == EOS_ID) & torch.isfinite(cand_scores)                     # (A, 2K)
+    ends = (cand_tokens == EOS_ID) & torch.isfinite(cand_scores) & ~beams.riding.unsqueeze(1)  # (A, 2K)
     # An EOS below rank K would not have survived a beam of K: counting it would let
     # a larger candidate list change the result.
     ends[:, beam_size:] = False
@@ -338,8 +355,9 @@ def _select(
     max_len: Tensor,
     step: int,
     beam_size: int,
+    multiple: int,
 ) -> tuple[_Beams, Tensor, Tensor]:
-    """Keep the K best non-EOS continuations of every sentence that is not done; drop done sentences.
+    """Keep the K best non-EOS continuations of every sentence; drop done sentences (`kept_rows`).
 
     Returns the new beams, the rows (A' * K,) of the old (A * W)-row batch they continue
     (for `state.select`) and their last tokens (A' * K,), the next decoder input.
@@ -349,17 +367,40 @@ def _select(
     origin = cand_beams.gather(1, position)                                          # (A, K)
     tokens = cand_tokens.gather(1, position)                                         # (A, K)
     counts = torch.tensor([len(finished[s]) for s in beams.active.tolist()], device=scores.device)  # (A,)
-    done = (counts >= beam_size) | (step >= max_len[beams.active]) | torch.isinf(scores[:, 0])  # (A,)
-    keep = (~done).nonzero().flatten()                                               # (A',)
+    done = beams.riding | (counts >= beam_size) | (step >= max_len[beams.active]) | torch.isinf(scores[:, 0])  # (A,)
+    keep = kept_rows(done, multiple)                                                 # (A',)
+    if keep is None:
+        keep = torch.arange(done.numel(), device=done.device)
     rows = (keep.unsqueeze(1) * beams.width + origin[keep]).flatten()                # (A' * K,)
     prev = tokens[keep].flatten()                                                    # (A' * K,)
     new_beams = _Beams(
         active=beams.active[keep],
+        riding=done[keep],
         scores=scores[keep],
         tokens=torch.cat([beams.tokens[rows], prev.unsqueeze(1)], dim=1),            # (A' * K, t + 1)
         attention=None if beams.attention is None else beams.attention[rows],
     )
     return new_beams, rows, prev
+
+
+def shed_multiple(logits: Tensor) -> int:
+    """What a batch's sentence count shrinks to multiples of, from a step's logits (the model's compute dtype):
+    SENTENCE_MULTIPLE in bf16 on a CPU, else 1 (each finished sentence leaves at once)."""
+    return SENTENCE_MULTIPLE if logits.dtype == torch.bfloat16 and logits.device.type == "cpu" else 1
+
+
+def kept_rows(finished: Tensor, multiple: int) -> Tensor | None:
+    """finished (A,) bool -> the rows that stay (A',), in order: every unfinished one and the first finished ones
+    that round the count up to a multiple of `multiple` (none once all are finished); None if all stay."""
+    unfinished = (~finished).nonzero().flatten()                                     # (U,)
+    count = unfinished.numel()
+    rounded = min(finished.numel(), -(-count // multiple) * multiple)
+    if rounded == finished.numel():
+        return None
+    if rounded == count:
+        return unfinished
+    riders = finished.nonzero().flatten()[: rounded - count]
+    return torch.cat([unfinished, riders]).sort().values                             # (A',)
 
 
 def _forced(prefix: Tensor | None, rows: Tensor, step: int) -> Tensor | None:

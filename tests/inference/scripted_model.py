@@ -52,13 +52,16 @@ class ScriptedModel(Seq2Seq):
     """
 
     def __init__(self, script: Script | None = None, *, default: dict[int, float] | None = None,
-                 eos_bias: float = 0.0, max_tgt_len: int | None = None) -> None:
+                 eos_bias: float = 0.0, max_tgt_len: int | None = None,
+                 logits_dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
+        self.logits_dtype = logits_dtype  # bfloat16: a model searched in bf16
         self.script = script or {}
         self.default = default
         self.eos_bias = eos_bias
         self.target_positions = max_tgt_len
         self.steps = 0  # rows processed by decode_step, to show finished sentences stop costing work
+        self.batch_rows: list[int] = []  # the rows of each decode_step call, in order
 
     @property
     def max_tgt_len(self) -> int | None:
@@ -71,6 +74,7 @@ class ScriptedModel(Seq2Seq):
         self, prev_tokens: Tensor, state: ScriptedState, *, need_weights: bool = True
     ) -> tuple[Tensor, ScriptedState, Tensor | None]:
         self.steps += prev_tokens.numel()
+        self.batch_rows.append(prev_tokens.numel())
         prefixes = tuple(p if t == BOS_ID else p + (t,) for p, t in zip(state.prefixes, prev_tokens.tolist()))
         sentences = state.sentence.tolist()
         log_probs = torch.stack([self._distribution(s, p) for s, p in zip(sentences, prefixes)]).log()
@@ -79,7 +83,7 @@ class ScriptedModel(Seq2Seq):
         positions = torch.tensor([len(p) for p in prefixes]) % lengths          # (B,)
         attn = torch.nn.functional.one_hot(positions, state.src_mask.size(1)).float()  # (B, S)
         weights = attn[:, None, None, :] if need_weights else None
-        return logits, ScriptedState(state.sentence, prefixes, state.src_mask), weights
+        return logits.to(self.logits_dtype), ScriptedState(state.sentence, prefixes, state.src_mask), weights
 
     def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
         state, steps = self.encode(src, src_mask), []

@@ -22,14 +22,18 @@ from scripted_model import (
 )
 
 from nmt.errors import NMTError
+from nmt.inference import decoding
 from nmt.inference.decoding import (
     _advance,
     beam_search,
     greedy_search,
+    kept_rows,
     length_penalty_gnmt,
     max_lengths,
     sequence_log_probs,
+    shed_multiple,
 )
+from nmt.inference.sampling import Sampling, sample
 from nmt.tokens import BOS_ID, EOS_ID, PAD_ID
 
 # A beam of 2 finds [6] (0.45 * 0.9 = 0.405) where greedy takes 5 (0.55) and ends at 0.55 * 0.6 = 0.33.
@@ -193,13 +197,59 @@ def test_finished_sentences_stop_costing_decoder_steps():
     # Sentence 4 has its 2 finished hypotheses (EOS, then 5 EOS) after 2 steps;
     # sentence 5 loops on token 9 up to its limit: 6 tokens then the forced EOS, 7 steps.
     script: Script = {4: {(): {EOS_ID: 0.5, 5: 0.5}, (5,): {EOS_ID: 1.0}}}
-    model = ScriptedModel(script, default=LOOP_ON_9)
-    beam = beam_search(model, *source([4], [5]), beam_size=2, length_penalty=0.0, max_len_a=0.0, max_len_b=6)
-    assert tokens_of(beam[0]) == [[]]
-    assert beam[1][0].tokens == [9] * 6
-    # One row per sentence at the first step (every beam is BOS), then K = 2:
-    # 2 steps for sentence 4, 7 for sentence 5.
-    assert model.steps == (1 + 2) + (1 + 6 * 2)
+    for logits_dtype, rows in ((torch.float32, (1 + 2) + (1 + 6 * 2)), (torch.bfloat16, 2 + 6 * 2 * 2)):
+        model = ScriptedModel(script, default=LOOP_ON_9, logits_dtype=logits_dtype)
+        beam = beam_search(model, *source([4], [5]), beam_size=2, length_penalty=0.0, max_len_a=0.0, max_len_b=6)
+        assert tokens_of(beam[0]) == [[]]
+        assert beam[1][0].tokens == [9] * 6
+        # One row per sentence at the first step (every beam is BOS), then K = 2: 2 steps for sentence 4 and
+        # 7 for sentence 5; in bf16 on a CPU sentence 4 rides along (the batch shrinks by whole multiples of 16).
+        assert model.steps == rows
+
+
+@pytest.mark.parametrize("finished, multiple, kept", [
+    ([False, True, False, True, True], 1, [0, 2]),
+    ([False, True, False, True, True], 4, [0, 1, 2, 3]),  # 2 unfinished, rounded up by the first finished ones
+    ([False, True, False, True, True], 16, None),  # never more than the batch: nothing leaves
+    ([True, True, True], 16, []),  # all finished: the batch ends
+    ([False] * 5, 4, None),
+    ([True] * 4 + [False] * 5, 4, [0, 1, 2, 4, 5, 6, 7, 8]),
+])
+def test_a_batch_sheds_finished_rows_down_to_a_multiple(finished, multiple, kept):
+    rows = kept_rows(torch.tensor(finished), multiple)
+    assert (None if rows is None else rows.tolist()) == kept
+
+
+def test_only_bf16_on_a_cpu_sheds_by_multiples():
+    assert shed_multiple(torch.zeros(2, 3, dtype=torch.bfloat16)) == decoding.SENTENCE_MULTIPLE
+    assert shed_multiple(torch.zeros(2, 3)) == 1  # float32 builds no kernel per shape: riders would only cost
+
+
+@pytest.mark.parametrize("search", ["greedy", "beam", "sample"])
+def test_riding_rows_change_no_output_and_every_batch_after_the_first_is_a_multiple(monkeypatch, search):
+    sentences = [[4 + i % 6, 4 + i % 5, 4 + i % 3] for i in range(22)]  # a random tree per first token
+    outputs, batches = [], []
+    for multiple in (1, 4):
+        monkeypatch.setattr(decoding, "SENTENCE_MULTIPLE", multiple)
+        model = ScriptedModel(eos_bias=0.5, logits_dtype=torch.bfloat16)
+        if search == "greedy":
+            found = [greedy_search(model, *source(*sentences), max_len_a=1.0, max_len_b=4)]
+        elif search == "sample":
+            found = sample(model, *source(*sentences), num_samples=2, sampling=Sampling(seed=3), max_len_a=1.0,
+                           max_len_b=4)
+        else:  # a strong length penalty: a rider's later, longer EOS would outrank the hypotheses it had
+            found = beam_search(model, *source(*sentences), beam_size=3, length_penalty=5.0, max_len_a=1.0,
+                                max_len_b=4, nbest=3)
+        outputs.append([[(h.tokens, round(h.score, 5)) for h in hypotheses] for hypotheses in found])
+        batches.append(model.batch_rows)
+    assert outputs[0] == outputs[1]
+    # beam search sheds sentences of K = 3 rows; sampling's 2 samples per sentence are rows of their own
+    unit, first = {"greedy": (1, 22), "beam": (3, 66), "sample": (1, 44)}[search]
+
+    def off_multiple(rows: list[int]) -> list[int]:
+        return [count for count in rows[1:] if count % (4 * unit) and count != first]  # after the first step
+
+    assert off_multiple(batches[0]) and not off_multiple(batches[1])  # each finished row left at once; now whole 4s
 
 
 def test_bad_search_settings_are_user_errors():
