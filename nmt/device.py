@@ -77,29 +77,34 @@ def warn_if_bf16_is_emulated(device: torch.device, precision: str, *, key: str =
     return True
 
 
-ONEDNN_CACHE_CAPACITY = 32  # oneDNN's default is 1,024
+ONEDNN_CACHE_CAPACITY = 1024  # oneDNN's own default: for models whose matmul shapes repeat
+VARIED_SHAPES_ONEDNN_CACHE_CAPACITY = 32  # for those whose shapes hardly repeat (RNNs over packed sequences)
 
 
-def bound_onednn_primitive_cache(capacity: int = ONEDNN_CACHE_CAPACITY) -> None:
-    """Let oneDNN keep `capacity` compiled primitives, unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is already set.
+def onednn_cache_capacity(shapes_repeat: bool) -> int:
+    """The oneDNN primitives bf16 training on a CPU keeps, for a model whose matmul shapes repeat across batches
+    (`Seq2Seq.matmul_shapes_repeat`) or not.
 
-    On CPU, bf16 matmuls and RNNs run through oneDNN, which builds a primitive per input shape
-    and caches up to 1,024 of them with their buffers. Token-budget batches come in hundreds of
-    shapes, so the cache only grows: a multi30k_rnn_bahdanau run in bf16 reached 8.6 GB. 32 holds
-    the shapes of one update, which its layers share, without keeping every batch's: 150 updates
-    of the Transformer preset (bf16, 2 threads, a 2-core Xeon with AMX) ran at ~5,400 target
-    tokens/s and peaked at 2.6 GB, against ~4,250 and 2.4 GB with 8 primitives and ~6,200 and
-    3.8 GB (still growing) with 1,024; 120 updates of multi30k_rnn_bahdanau at ~3,750 and 2.9 GB,
-    against ~2,400 and 2.3 GB, and ~4,450 and 3.7 GB. oneDNN reads the variable when it makes
-    its first primitive, so call this before any bf16 work.
+    oneDNN builds a primitive per matmul shape and keeps up to 1,024 with their buffers. With one width
+    per batch (`pads_to_one_width`) a Transformer's shapes recur, so all of them pay: the Transformer preset
+    (bf16, 2 threads, a 2-core Xeon with AMX, 350 updates) trained 1.22x faster than with 32 for ~0.35 GB more,
+    and a whole 8,000-update transformer_small run held 2.4-2.5 GB against 2.2-2.3. An RNN's packed time
+    steps come in ever new row counts, so the cache only grows: multi30k_rnn_bahdanau in bf16 reached 8.6 GB
+    with 1,024 before one width (4.4 GB after 10 epochs with it); 32 holds the shapes of one update.
     """
+    return ONEDNN_CACHE_CAPACITY if shapes_repeat else VARIED_SHAPES_ONEDNN_CACHE_CAPACITY
+
+
+def bound_onednn_primitive_cache(capacity: int) -> None:
+    """Let oneDNN keep `capacity` compiled primitives, unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is already set.
+    oneDNN reads the variable when it makes its first primitive, so call this before any bf16 work."""
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(capacity))
 
 
 def pads_to_one_width(device: torch.device, precision: str) -> bool:
     """Whether training pads each batch's source and target to one width: in bf16 on a CPU.
 
-    There oneDNN builds a primitive per matmul shape and keeps only ONEDNN_CACHE_CAPACITY of
+    There oneDNN builds a primitive per matmul shape and keeps a bounded number of
     them; with source and target lengths varying independently across batches the shapes hardly
     repeat, and rebuilding them is much of a bf16 update. One width lets the encoder's and the
     decoder's matmuls share shapes: 150 updates of the Transformer preset (bf16, 2 threads, a

@@ -40,7 +40,7 @@ from nmt.data.pipeline import prepare_corpus
 from nmt.data.tokenizer import TokenizerConfig
 from nmt.device import resolve_device
 from nmt.errors import NMTError
-from nmt.models import build_model
+from nmt.models import MODEL_CLASSES, build_model
 from nmt.plotting import plot_learning_curves
 from nmt.training.config import TrainerConfig, configure_torch
 from nmt.training.distributed import (
@@ -69,7 +69,8 @@ def train(cfg: DictConfig, *, output_dir: Path | None = None) -> TrainingResult:
         device = _rank_device(device, ranks)
         if config.threads == 0:  # ranks share the cores: one thread each unless trainer.threads says otherwise
             torch.set_num_threads(1)
-    configure_torch(config, device)
+    model_class = MODEL_CLASSES.get(str(cfg.model.get("_target_")))  # an unknown one is refused in _train
+    configure_torch(config, device, shapes_repeat=model_class is None or model_class.matmul_shapes_repeat)
     ranks = start_process_group(ranks, device, timeout_s=config.distributed_timeout)
     try:
         result = _train(cfg, config, ranks=ranks, device=device, output_dir=Path(ranks.broadcast(str(output_dir))))

@@ -76,6 +76,8 @@ _SOURCE_FIELDS = frozenset({"src_mask", "memory", "keys", "summary"})  # the sam
 class RNNSeq2Seq(Seq2Seq):
     """Bidirectional RNN encoder with a Bahdanau, Luong or attention-free RNN decoder."""
 
+    matmul_shapes_repeat = False  # the packed encoder's row counts change at every time step
+
     def __init__(
         self,
         *,

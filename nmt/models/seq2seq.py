@@ -7,7 +7,7 @@ L layers, H heads. Masks are bool with True = real token.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +31,11 @@ class DecoderState(Protocol):
 
 class Seq2Seq(nn.Module, ABC):
     """Base class of every encoder-decoder: RNN with any attention, and the Transformer."""
+
+    matmul_shapes_repeat: ClassVar[bool] = True
+    """Whether training batches of one width give the model's matmuls shapes that recur from batch to batch; an RNN
+    over packed sequences runs each time step over the sentences still that long, in ever new row counts. In bf16
+    on a CPU each shape is a oneDNN kernel kept in a cache (`nmt.device.onednn_cache_capacity`)."""
 
     @abstractmethod
     def encode(self, src: Tensor, src_mask: Tensor) -> DecoderState:

@@ -155,3 +155,17 @@ def test_a_data_key_with_a_preset_or_no_data_key_reaches_the_command(arguments, 
     monkeypatch.setattr(sys, "argv", ["nmt-evaluate", *arguments])
     data_overrides_need_a_preset(lambda: calls.append(sys.argv[1:]))()
     assert calls == [arguments]
+
+
+@pytest.mark.parametrize(("model", "shapes_repeat"), [("transformer", True), ("rnn_bahdanau", False)])
+def test_train_sizes_onednn_s_cache_by_the_model_it_will_build(model, shapes_repeat, monkeypatch, tmp_path):
+    seen = []
+
+    def stop_after_configuring(config, device, *, shapes_repeat: bool) -> None:
+        seen.append(shapes_repeat)
+        raise NMTError("configured")
+
+    monkeypatch.setattr("nmt.cli.train.configure_torch", stop_after_configuring)
+    with pytest.raises(NMTError, match="configured"):
+        run("train", f"model={model}", "trainer.precision=bf16", data_dir=tmp_path / "data")
+    assert seen == [shapes_repeat]

@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 
-from nmt.device import ONEDNN_CACHE_CAPACITY
 from nmt.errors import NMTError
+from nmt.models import RNNSeq2Seq, Transformer
 from nmt.training.config import TrainerConfig, configure_torch, parse_duration, rng_state, set_rng_state
 from nmt.training.loss import label_smoothed_loss
 
@@ -94,19 +94,25 @@ def test_loss_matches_torch_cross_entropy_with_label_smoothing_and_ignores_paddi
     assert nll.item() == pytest.approx(expected_nll.item(), rel=1e-5)
 
 
-@pytest.mark.parametrize(("precision", "preset", "expected"), [
-    ("bf16", None, str(ONEDNN_CACHE_CAPACITY)),  # bounded: per-shape bf16 kernels would pile up to gigabytes
-    ("bf16", "512", "512"),  # the user's own setting is kept
-    ("32", None, None),  # float32 training leaves oneDNN as it is
+@pytest.mark.parametrize(("precision", "preset", "shapes_repeat", "expected"), [
+    ("bf16", None, True, "1024"),  # a Transformer's shapes recur with one width: keep them all (oneDNN's default)
+    ("bf16", None, False, "32"),  # an RNN's packed steps would pile per-shape kernels up to gigabytes
+    ("bf16", "512", False, "512"),  # the user's own setting is kept
+    ("32", None, False, None),  # float32 training leaves oneDNN as it is
 ])
-def test_bf16_training_on_cpu_bounds_onednn_s_primitive_cache(monkeypatch, precision, preset, expected):
+def test_bf16_training_on_cpu_sizes_onednn_s_primitive_cache(monkeypatch, precision, preset, shapes_repeat, expected):
     # setenv first, so that monkeypatch restores the variable's original state after configure_torch wrote it
     monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", preset or "")
     if preset is None:
         monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
     threads = torch.get_num_threads()
     try:
-        configure_torch(TrainerConfig.from_dict({**DEFAULTS, "precision": precision}), torch.device("cpu"))
+        configure_torch(TrainerConfig.from_dict({**DEFAULTS, "precision": precision}), torch.device("cpu"),
+                        shapes_repeat=shapes_repeat)
     finally:
         torch.set_num_threads(threads)
     assert os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY") == expected
+
+
+def test_only_the_recurrent_models_say_their_matmul_shapes_vary():
+    assert Transformer.matmul_shapes_repeat and not RNNSeq2Seq.matmul_shapes_repeat
