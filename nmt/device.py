@@ -77,13 +77,24 @@ def warn_if_bf16_is_emulated(device: torch.device, precision: str, *, key: str =
     return True
 
 
+def builds_kernels_per_shape(device: torch.device, *, bf16: bool) -> bool:
+    """Whether matmuls run through oneDNN kernels (primitives) built and cached per matrix shape: in bf16 on a CPU.
+
+    There a new shape costs a kernel build, so nmt keeps shapes few: training pads each batch to one width
+    (`pads_to_one_width`) and sizes the cache by model (`bound_onednn_primitive_cache`), and decoding sheds
+    finished sentences in multiples (`nmt.inference.decoding.SENTENCE_MULTIPLE`). float32 matmuls build none.
+    """
+    return device.type == "cpu" and bf16
+
+
 ONEDNN_CACHE_CAPACITY = 1024  # oneDNN's own default: for models whose matmul shapes repeat
 VARIED_SHAPES_ONEDNN_CACHE_CAPACITY = 32  # for those whose shapes hardly repeat (RNNs over packed sequences)
 
 
-def onednn_cache_capacity(shapes_repeat: bool) -> int:
-    """The oneDNN primitives bf16 training on a CPU keeps, for a model whose matmul shapes repeat across batches
-    (`Seq2Seq.matmul_shapes_repeat`) or not.
+def bound_onednn_primitive_cache(*, shapes_repeat: bool) -> None:
+    """Let oneDNN keep the primitives bf16 training on a CPU needs, for a model whose matmul shapes repeat across
+    batches (`Seq2Seq.matmul_shapes_repeat`) or not, unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is already set.
+    oneDNN reads the variable when it makes its first primitive, so call this before any bf16 work.
 
     oneDNN builds a primitive per matmul shape and keeps up to 1,024 with their buffers. With one width
     per batch (`pads_to_one_width`) a Transformer's shapes recur, so all of them pay: the Transformer preset
@@ -92,12 +103,7 @@ def onednn_cache_capacity(shapes_repeat: bool) -> int:
     steps come in ever new row counts, so the cache only grows: multi30k_rnn_bahdanau in bf16 reached 8.6 GB
     with 1,024 before one width (4.4 GB after 10 epochs with it); 32 holds the shapes of one update.
     """
-    return ONEDNN_CACHE_CAPACITY if shapes_repeat else VARIED_SHAPES_ONEDNN_CACHE_CAPACITY
-
-
-def bound_onednn_primitive_cache(capacity: int) -> None:
-    """Let oneDNN keep `capacity` compiled primitives, unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is already set.
-    oneDNN reads the variable when it makes its first primitive, so call this before any bf16 work."""
+    capacity = ONEDNN_CACHE_CAPACITY if shapes_repeat else VARIED_SHAPES_ONEDNN_CACHE_CAPACITY
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(capacity))
 
 
@@ -114,7 +120,7 @@ def pads_to_one_width(device: torch.device, precision: str) -> bool:
     at real positions are the same up to summation order (dropout draws its masks over the padded
     shape, though, so a run takes another random path).
     """
-    return device.type == "cpu" and precision == "bf16"
+    return builds_kernels_per_shape(device, bf16=precision == "bf16")
 
 
 def configure_cpu(threads: int, *, key: str = "threads") -> None:

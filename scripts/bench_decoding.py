@@ -22,6 +22,7 @@ Method and results: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -86,18 +87,38 @@ def sentences_and_references(args: argparse.Namespace) -> tuple[Path, Path | Non
     """--src and --ref, or the checkpoint's test_2016_flickr sides unpacked into the work dir."""
     if args.src is not None:
         return args.src, args.ref
+    src_lang, tgt_lang = checkpoint_languages(args.ckpt)
+    missing = "error: {packed} does not exist; pass --corpus (the Multi30k folder) or --src and --ref."
+    return (unpacked(args, f"test_2016_flickr.{src_lang}.gz", f"test.{src_lang}", missing=missing),
+            unpacked(args, f"test_2016_flickr.{tgt_lang}.gz", f"test.{tgt_lang}", missing=missing))
+
+
+def warm_up_sentences(args: argparse.Namespace) -> Path:
+    """--warm: the source side of the checkpoint's corpus validation split, unpacked into the work dir."""
+    src_lang, _ = checkpoint_languages(args.ckpt)
+    return unpacked(args, f"val.{src_lang}.gz", f"warm-up.val.{src_lang}",
+                    missing="error: --warm decodes the validation split first, and {packed} does not exist; "
+                            "pass --corpus (the Multi30k folder).")
+
+
+@functools.cache
+def checkpoint_languages(ckpt: Path) -> tuple[str, str]:
+    """(source, target) language of the checkpoint's corpus, read once."""
     from nmt.checkpoint import load_checkpoint
 
-    data = load_checkpoint(args.ckpt).data_config
-    paths = []
-    for lang in (data["src_lang"], data["tgt_lang"]):
-        packed = args.corpus / f"test_2016_flickr.{lang}.gz"
-        if not packed.is_file():
-            sys.exit(f"error: {packed} does not exist; pass --corpus (the Multi30k folder) or --src and --ref.")
-        unpacked = args.work_dir / f"test.{lang}"
-        write_lines(unpacked, read_gz_lines(packed))
-        paths.append(unpacked)
-    return paths[0], paths[1]
+    data = load_checkpoint(ckpt).data_config
+    return data["src_lang"], data["tgt_lang"]
+
+
+def unpacked(args: argparse.Namespace, packed_name: str, name: str, *, missing: str) -> Path:
+    """--corpus's `packed_name` unpacked into the work dir as `name`; exits with `missing` (naming {packed})
+    where it is absent."""
+    packed = args.corpus / packed_name
+    if not packed.is_file():
+        sys.exit(missing.format(packed=packed))
+    target = args.work_dir / name
+    write_lines(target, read_gz_lines(packed))
+    return target
 
 
 def engine_command(engine: str, beam: int, *, ckpt: Path, exports: dict[str, Path], src: Path, out: Path,
@@ -139,19 +160,6 @@ def run_engine(engine: str, beam: int, args: argparse.Namespace, *, exports: dic
         bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
     return Run(engine=engine, beam=beam, seconds=seconds, sentences=len(hypotheses),
                words=sum(len(line.split()) for line in hypotheses), bleu=bleu)
-
-
-def warm_up_sentences(args: argparse.Namespace) -> Path:
-    """--warm: the source side of the checkpoint's corpus validation split, unpacked into the work dir."""
-    from nmt.checkpoint import load_checkpoint
-
-    packed = args.corpus / f"val.{load_checkpoint(args.ckpt).data_config['src_lang']}.gz"
-    if not packed.is_file():
-        sys.exit(f"error: --warm decodes the validation split first, and {packed} does not exist; "
-                 "pass --corpus (the Multi30k folder).")
-    unpacked = args.work_dir / f"warm-up.{packed.name.removesuffix('.gz')}"
-    write_lines(unpacked, read_gz_lines(packed))
-    return unpacked
 
 
 def summarize(runs: Sequence[Run]) -> dict[tuple[str, int], dict[str, float | None]]:

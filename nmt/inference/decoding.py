@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nmt.device import builds_kernels_per_shape
 from nmt.errors import NMTError
 from nmt.inference.step_scores import StepRules, best_log_probs
 from nmt.models.seq2seq import DecoderState, Seq2Seq, log_softmax_fp32
@@ -385,8 +386,9 @@ def _select(
 
 def shed_multiple(logits: Tensor) -> int:
     """What a batch's sentence count shrinks to multiples of, from a step's logits (the model's compute dtype):
-    SENTENCE_MULTIPLE in bf16 on a CPU, else 1 (each finished sentence leaves at once)."""
-    return SENTENCE_MULTIPLE if logits.dtype == torch.bfloat16 and logits.device.type == "cpu" else 1
+    SENTENCE_MULTIPLE where kernels are built per shape (bf16 on a CPU), else 1 (each finished sentence leaves
+    at once)."""
+    return SENTENCE_MULTIPLE if builds_kernels_per_shape(logits.device, bf16=logits.dtype == torch.bfloat16) else 1
 
 
 def kept_rows(finished: Tensor, multiple: int) -> Tensor | None:

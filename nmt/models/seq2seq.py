@@ -35,7 +35,7 @@ class Seq2Seq(nn.Module, ABC):
     matmul_shapes_repeat: ClassVar[bool] = True
     """Whether training batches of one width give the model's matmuls shapes that recur from batch to batch; an RNN
     over packed sequences runs each time step over the sentences still that long, in ever new row counts. In bf16
-    on a CPU each shape is a oneDNN kernel kept in a cache (`nmt.device.onednn_cache_capacity`)."""
+    on a CPU each shape is a oneDNN kernel kept in a cache (`nmt.device.bound_onednn_primitive_cache`)."""
 
     @abstractmethod
     def encode(self, src: Tensor, src_mask: Tensor) -> DecoderState:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nmt.data.validation import check_at_least, check_fields, from_mapping
-from nmt.device import Device, Precision, bound_onednn_primitive_cache, configure_cpu, onednn_cache_capacity
+from nmt.device import Device, Precision, bound_onednn_primitive_cache, builds_kernels_per_shape, configure_cpu
 from nmt.errors import NMTError
 
 ScheduleChoice = Literal["auto", "inverse_sqrt", "plateau", "constant"]
@@ -128,8 +128,8 @@ def configure_torch(config: TrainerConfig, device: torch.device, *, shapes_repea
 
     shapes_repeat: the model's `matmul_shapes_repeat`, which sizes oneDNN's cache of bf16 kernels on a CPU."""
     configure_cpu(config.threads, key="trainer.threads")
-    if config.precision == "bf16" and device.type == "cpu":
-        bound_onednn_primitive_cache(onednn_cache_capacity(shapes_repeat))
+    if builds_kernels_per_shape(device, bf16=config.precision == "bf16"):
+        bound_onednn_primitive_cache(shapes_repeat=shapes_repeat)
     # The CPU eager path is bit-identical at a fixed thread count without the flag (the resume tests
     # check it); there it would only import the compiler (2 s at every start) and fill each new
     # tensor with NaN before use.

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from nmt.device import bound_onednn_primitive_cache, configure_cpu, onednn_cache_capacity, pads_to_one_width
+from nmt.device import bound_onednn_primitive_cache, configure_cpu, pads_to_one_width
 
 RESULT_PREFIX = "RESULT "
 
@@ -76,7 +76,7 @@ def child_train(args: argparse.Namespace) -> None:
     model = build_model(plain(cfg.model), src_vocab_size=tokenizer.src_vocab_size,
                         tgt_vocab_size=tokenizer.tgt_vocab_size)
     if args.precision == "bf16":  # as nmt-train does, before the first bf16 matmul
-        bound_onednn_primitive_cache(onednn_cache_capacity(model.matmul_shapes_repeat))
+        bound_onednn_primitive_cache(shapes_repeat=model.matmul_shapes_repeat)
     model.train()
     forward = torch.compile(model) if args.compile else model
     optimizer = adamw(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.01,
